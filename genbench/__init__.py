@@ -1,0 +1,15 @@
+"""genbench: baselines, metrics, leaderboards and regression gates for generative models.
+
+The API mirrors the CLI one to one: `genbench.train`, `score`, `bench`, `leaderboard`, `gate`.
+"""
+
+__version__ = "0.1.0"
+__all__ = ["bench", "gate", "leaderboard", "score", "train", "__version__"]
+
+
+def __getattr__(name):  # keep `import genbench` (and `genbench --help`) free of torch's import time
+    if name in __all__:
+        from genbench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'genbench' has no attribute {name!r}")

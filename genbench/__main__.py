@@ -1,0 +1,3 @@
+from genbench.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""`genbench` command line. Each sub-command calls the function of the same name in
+`genbench.api`, with flags named as its keyword arguments. Bad input: one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from genbench import __version__
+from genbench.errors import GenbenchError
+
+LISTABLE = ("datasets", "models", "metrics", "recipes", "suites")
+
+EPILOG = """examples:
+  genbench bench quick                      train + score the quick suite, write leaderboards/quick.md
+  genbench train grid25/gmm --seed 1        one run: runs/grid25/gmm/seed1/{model.safetensors,record.json}
+  genbench score --checkpoint runs/grid25/gmm/seed1/model.safetensors
+  genbench score --samples my.npy --dataset ring8 --json scores.json
+  genbench gate --baseline leaderboards/quick.csv --results runs/
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genbench",
+        description="Benchmark generative models: train baselines from recipes, score checkpoints or samples, "
+                    "build leaderboards, and gate regressions in CI.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"genbench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, help_, description=None):
+        sp = sub.add_parser(name, help=help_, description=description or help_)
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress bars or status lines")
+        return sp
+
+    sp = add("list", "list registered datasets, models, metrics, recipes or suites")
+    sp.add_argument("what", nargs="?", choices=LISTABLE, help="what to list (default: everything)")
+    sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
+
+    sp = add("train", "train one recipe with one seed",
+             "Train RECIPE (an id such as grid25/gmm, or a path to a .toml) with one seed. Writes "
+             "RUNS/<recipe>/seed<N>/model.safetensors, model.json (config) and record.json (metrics).")
+    sp.add_argument("recipe", help="recipe id (see `genbench list recipes`) or path to a recipe .toml")
+    sp.add_argument("--seed", type=int, help="seed (default: the recipe's first seed)")
+    sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default: the recipe's, usually auto)")
+    sp.add_argument("--runs", default="runs", help="folder for run outputs (default: runs)")
+    sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
+
+    sp = add("score", "score a checkpoint or a file of samples",
+             "Score a model checkpoint (sampled here) or an array of samples against a dataset's test split. "
+             "Prints a table; --json writes {\"metrics\": {...}, \"samples\": N, \"dataset\": ..., \"versions\": ...}.")
+    src = sp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a genbench .safetensors checkpoint (its .json config beside it)")
+    src.add_argument("--samples", help=".npy or .npz array of samples, shape (N, *data shape); for 2-D data (N, 2)")
+    sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
+    sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
+    sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
+    sp.add_argument("--n-samples", type=int, help="samples to draw from a checkpoint (default: each metric's protocol)")
+    sp.add_argument("--seed", type=int, default=0, help="seed for sampling a checkpoint (default 0)")
+    sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+
+    sp = add("bench", "train and score every recipe x seed of a suite, then rebuild its leaderboard",
+             "Run each recipe x seed of SUITE that has no current record under RUNS (so an interrupted "
+             "bench continues where it stopped), then rebuild LEADERBOARDS/<suite>.md and .csv.")
+    sp.add_argument("suite", help="suite name (see `genbench list suites`)")
+    sp.add_argument("--runs", default="runs", help="folder for run outputs (default: runs)")
+    sp.add_argument("--leaderboards", default="leaderboards", help="folder for tables (default: leaderboards)")
+    sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override every recipe's device")
+    sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
+    sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
+
+    sp = add("leaderboard", "rebuild a suite's leaderboard from run records alone")
+    sp.add_argument("suite", nargs="?", default="quick", help="suite name (default: quick)")
+    sp.add_argument("--runs", default="runs", help="folder holding run records (default: runs)")
+    sp.add_argument("--leaderboards", default="leaderboards", help="folder for tables (default: leaderboards)")
+    sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
+    sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
+
+    sp = add("gate", "fail (exit 1) when a metric is worse than the baseline by more than its tolerance",
+             "Compare results with a baseline leaderboard CSV, metric by metric in each metric's own direction. "
+             "Exit 0: nothing regressed. Exit 1: a table of what regressed. Exit 2: bad input.")
+    sp.add_argument("--baseline", required=True, help="baseline table, e.g. leaderboards/quick.csv")
+    sp.add_argument("--results", required=True, help="run records (folder or record.json) or a leaderboard CSV")
+    sp.add_argument("--tolerance", action="append", metavar="METRIC=VALUE",
+                    help="override a metric's default tolerance (repeatable), e.g. --tolerance nll=0.1")
+    sp.add_argument("--allow-missing", action="store_true",
+                    help="do not fail when a baseline recipe or metric is absent from the results")
+    return p
+
+
+def cmd_list(args) -> int:
+    from genbench.data import DATASETS
+    from genbench.metrics import METRICS
+    from genbench.models import MODELS
+    from genbench.recipes import list_recipes, load_suites
+
+    sections = [args.what] if args.what else list(LISTABLE)
+    for section in sections:
+        print(f"{section}:")
+        if section == "datasets":
+            for name, builder in DATASETS.items():
+                doc = (builder.__doc__ or "").strip().splitlines()
+                print(f"  {name:16s} {doc[0] if doc else ''}")
+        elif section == "models":
+            for name, cls in MODELS.items():
+                print(f"  {name:12s} {cls.family}{'  (exact log_prob)' if cls.has_log_prob else ''}")
+        elif section == "metrics":
+            for name, cls in METRICS.items():
+                outs = ", ".join(f"{o.key} {o.arrow}" for o in cls.outputs)
+                print(f"  {name:12s} {outs}")
+        elif section == "recipes":
+            for r in list_recipes(args.baselines):
+                print(f"  {r}")
+        elif section == "suites":
+            for name, suite in load_suites(args.baselines).items():
+                print(f"  {name:12s} {len(suite['recipes'])} recipes  {suite.get('description', '')}")
+    return 0
+
+
+def print_scores(metrics: dict) -> None:
+    from genbench.metrics import output_spec
+
+    width = max(len(k) for k in metrics) if metrics else 0
+    for k, v in metrics.items():
+        print(f"  {k:{width}s}  {v:.6g}  ({output_spec(k).direction} is better)")
+
+
+def cmd_train(args) -> int:
+    from genbench.api import train
+
+    record = train(args.recipe, seed=args.seed, device=args.device, runs=args.runs, baselines=args.baselines,
+                   quiet=args.quiet)
+    print(f"{record['recipe']} seed {record['seed']} ({record['train']['steps']} steps, "
+          f"{record['wall_time_s']:.1f}s) -> {record['run_dir']}")
+    print_scores(record["metrics"])
+    return 0
+
+
+def cmd_score(args) -> int:
+    from genbench.api import score
+
+    out = score(checkpoint=args.checkpoint, samples=args.samples, dataset=args.dataset, metrics=args.metrics,
+                json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device, quiet=args.quiet)
+    print(f"{out['dataset']}: {out['samples']} samples")
+    print_scores(out["metrics"])
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from genbench.api import bench
+
+    out = bench(args.suite, runs=args.runs, leaderboards=args.leaderboards, device=args.device,
+                baselines=args.baselines, plots=args.plots, quiet=args.quiet)
+    print(f"suite {args.suite}: ran {out['ran']}, skipped {out['skipped']} (already recorded), "
+          f"total {out['wall_time_s']:.1f}s")
+    print(f"leaderboard written to {out['markdown']} and {out['csv']}")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from genbench.api import leaderboard
+
+    out = leaderboard(args.suite, runs=args.runs, leaderboards=args.leaderboards, baselines=args.baselines,
+                      plots=args.plots)
+    print(f"leaderboard written to {out['markdown']} and {out['csv']} ({out['rows']} rows from {out['records']} records)")
+    for m in out["missing"]:
+        print(f"  not yet run: {m}")
+    return 0
+
+
+def cmd_gate(args) -> int:
+    from genbench.api import gate
+
+    result = gate(args.baseline, args.results, tolerance=args.tolerance, allow_missing=args.allow_missing)
+    print(result.report())
+    return 0 if result.passed else 1
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "score": cmd_score, "bench": cmd_bench,
+            "leaderboard": cmd_leaderboard, "gate": cmd_gate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except GenbenchError as e:
+        print(f"genbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genbench: interrupted; finished runs are kept and `bench` continues from them", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Where a run happens: device choice, seeding, and the versions/hardware stamped on records."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+from genbench.errors import GenbenchError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in DEVICES:
+        raise GenbenchError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GenbenchError("device 'cuda' was asked for but torch sees no GPU; use --device cpu or auto")
+    return torch.device(device)
+
+
+def seed_everything(seed: int, device: torch.device) -> torch.Generator:
+    """Seed every global RNG and return the generator that all model randomness should draw from."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+_PACKAGES = ("genbench", "torch", "torchvision", "torch-fidelity", "numpy", "sacrebleu", "scikit-learn")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def hardware(device: torch.device) -> dict[str, object]:
+    info: dict[str, object] = {
+        "device": device.type,
+        "machine": platform.machine(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def hardware_label(hw: dict) -> str:
+    if hw.get("gpu"):
+        return f"{hw['gpu']}"
+    return f"CPU {hw.get('machine', '?')} x{hw.get('cpu_count', '?')} ({hw.get('torch_threads', '?')} torch threads)"

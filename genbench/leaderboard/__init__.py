@@ -1,0 +1,70 @@
+"""Leaderboards: derived from run records alone, written atomically as Markdown + CSV + plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genbench.io import atomic_write_text
+from genbench.leaderboard.records import aggregate, load_records
+from genbench.leaderboard.table import to_csv, to_markdown
+from genbench.recipes import load_suite
+from genbench.runs import existing_record, run_dir
+
+PLOT_SAMPLES = 1000
+
+
+def output_order(recipes) -> list[str]:
+    """Columns in the order the recipes name their metrics, each metric's outputs as declared."""
+    from genbench.metrics import METRICS
+
+    names: list[str] = []
+    for r in recipes:
+        names += [m for m in (r.metrics or METRICS.names()) if m not in names]
+    return [o.key for n in names for o in METRICS.get(n).outputs]
+
+
+def plot_name(recipe_id: str) -> str:
+    return recipe_id.replace("/", "--") + ".png"
+
+
+def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "leaderboards",
+                      baselines: str | Path | None = None, plots: bool = True) -> dict:
+    """Rebuild <out>/<suite>.md and .csv from the records of the suite's current recipes."""
+    from genbench.checkpoint import load_checkpoint
+    from genbench.data import load_dataset
+    from genbench.errors import GenbenchError
+    from genbench.leaderboard.plots import write_sample_plot
+    from genbench.scoring import draw_samples
+
+    info, recipes = load_suite(suite, baselines)
+    records, missing = [], []
+    for recipe in recipes:
+        found = [r for s in recipe.seeds if (r := existing_record(runs, recipe, s)) is not None]
+        if len(found) < len(recipe.seeds):
+            missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)")
+        records += found
+    if not records:
+        raise GenbenchError(f"no run records for suite {suite!r} under {runs}; run `genbench bench {suite}` first")
+    frame = aggregate(records, metric_order=output_order(recipes))
+    out = Path(out)
+    plot_links: dict[str, str] = {}
+    if plots:
+        for recipe in recipes:
+            ckpt = run_dir(runs, recipe, recipe.seeds[0]) / "model.safetensors"
+            if not ckpt.is_file() or existing_record(runs, recipe, recipe.seeds[0]) is None:
+                continue
+            try:
+                model, _ = load_checkpoint(ckpt)
+            except GenbenchError:
+                continue
+            dataset = load_dataset(recipe.dataset, recipe.dataset_params)
+            samples = draw_samples(model, PLOT_SAMPLES, torch.Generator().manual_seed(0), progress=False)
+            rel = f"{suite}/{plot_name(recipe.id)}"
+            write_sample_plot(out / rel, samples, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
+            plot_links[recipe.id] = rel
+    csv_path, md_path = out / f"{suite}.csv", out / f"{suite}.md"
+    atomic_write_text(csv_path, to_csv(frame))
+    atomic_write_text(md_path, to_markdown(frame, suite, info.get("description", ""), records, plot_links, missing))
+    return {"markdown": md_path, "csv": csv_path, "rows": len(frame), "records": len(records), "missing": missing}

@@ -1,0 +1,100 @@
+"""Run records in, one aggregated row per recipe out (mean and sample std over seeds)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.errors import GenbenchError
+
+REQUIRED = ("recipe", "recipe_hash", "seed", "metrics")
+ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds"]
+
+
+def read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GenbenchError(f"run record {path} cannot be read ({e})") from None
+    if not isinstance(record, dict) or any(k not in record for k in REQUIRED) or not isinstance(record["metrics"], dict):
+        raise GenbenchError(f"{path} is not a genbench run record (needs {', '.join(REQUIRED)})")
+    return record
+
+
+def load_records(path: str | Path) -> list[dict]:
+    """Every record.json under a folder, or one record file."""
+    path = Path(path)
+    if path.is_file():
+        return [read_record(path)]
+    if not path.is_dir():
+        raise GenbenchError(f"no run records at {path}: not a file or folder")
+    return [read_record(p) for p in sorted(path.rglob("record.json"))]
+
+
+def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.DataFrame:
+    """One row per (recipe, recipe hash): identity columns, then '<key>' mean and '<key>_std'."""
+    if not records:
+        return pd.DataFrame(columns=ID_COLUMNS)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["recipe"], r["recipe_hash"]), []).append(r)
+    present = {k for r in records for k in r["metrics"]}
+    keys = [k for k in metric_order or [] if k in present]
+    for r in records:
+        keys += [k for k in r["metrics"] if k not in keys]
+    rows = []
+    for (recipe, digest), rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        seeds = [r["seed"] for r in rs]
+        if len(set(seeds)) != len(seeds):
+            raise GenbenchError(f"recipe {recipe}: seed recorded twice among the records {seeds}")
+        row = {"recipe": recipe, "dataset": rs[0].get("dataset", ""), "model": rs[0].get("model", ""),
+               "family": rs[0].get("family", ""), "recipe_version": rs[0].get("recipe_version", ""),
+               "recipe_hash": digest, "n_seeds": len(rs), "seeds": " ".join(map(str, seeds))}
+        for k in keys:
+            values = [float(r["metrics"][k]) if r["metrics"].get(k) is not None else math.nan
+                      for r in rs if k in r["metrics"]]
+            if values:
+                s = pd.Series(values)
+                row[k] = s.mean()
+                row[f"{k}_std"] = s.std(ddof=1) if len(values) > 1 else math.nan
+        row["train_time_s"] = sum(r.get("train", {}).get("wall_time_s", math.nan) for r in rs) / len(rs)
+        row["device"] = rs[0].get("device", "")
+        rows.append(row)
+    columns = ID_COLUMNS + [c for k in keys for c in (k, f"{k}_std")] + ["train_time_s", "device"]
+    frame = pd.DataFrame(rows, columns=columns).dropna(axis=1, how="all")
+    return frame.sort_values("recipe", kind="stable").reset_index(drop=True)
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """The metric-mean columns of an aggregated frame, in order."""
+    skip = set(ID_COLUMNS) | {"train_time_s", "device"}
+    return [c for c in frame.columns if c not in skip and not c.endswith("_std")]
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """An aggregated leaderboard CSV written by `genbench leaderboard`."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise GenbenchError(f"leaderboard table {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise GenbenchError(f"leaderboard table {path} cannot be read as CSV ({e})") from None
+    if "recipe" not in frame.columns:
+        raise GenbenchError(f"{path} is not a genbench leaderboard table (no 'recipe' column)")
+    return frame
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Records (a folder or record.json) or an aggregated CSV, as an aggregated frame."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return load_table(path)
+    records = load_records(path)
+    if not records:
+        raise GenbenchError(f"no run records (record.json) found under {path}")
+    return aggregate(records)

@@ -1,0 +1,61 @@
+"""Render an aggregated frame as the leaderboard's CSV and Markdown."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from genbench.env import hardware_label
+from genbench.leaderboard.records import metric_columns
+from genbench.metrics import output_spec
+
+
+def cell(mean: float, std: float) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {std:.4f}"
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+
+
+def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list[dict],
+                plots: dict[str, str], missing: list[str]) -> str:
+    metrics = metric_columns(frame)
+    header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "samples"]
+    lines = [f"# Leaderboard: `{suite}`", ""]
+    if description:
+        lines += [description, ""]
+    lines += [f"Mean ± sample std over seeds. ↑ higher is better, ↓ lower is better. "
+              f"Regenerate with `genbench leaderboard {suite}`; never edit by hand.", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|")
+    for row in frame.to_dict("records"):
+        link = f"[plot]({plots[row['recipe']]})" if row["recipe"] in plots else "–"
+        cells = [f"`{row['recipe']}`", row["model"], str(row["n_seeds"])]
+        cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
+        cells += [f"{row['train_time_s']:.2f}", link]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "**Metrics**", ""]
+    for m in metrics:
+        spec = output_spec(m)
+        lines.append(f"- `{m}` ({spec.direction} is better): {spec.description}")
+    lines += ["", "**Recipes** (hash of everything that sets the numbers, and version)", ""]
+    for row in frame.to_dict("records"):
+        lines.append(f"- `{row['recipe']}`: hash `{row['recipe_hash']}`, version {row['recipe_version']}, "
+                     f"seeds {row['seeds']}, device {row['device']}")
+    if missing:
+        lines += ["", "**Not yet run**: " + ", ".join(f"`{m}`" for m in missing)]
+    versions = {}
+    hardware = set()
+    for r in records:
+        for k, v in r.get("versions", {}).items():
+            versions.setdefault(k, set()).add(v)
+        hardware.add(hardware_label(r.get("hardware", {})))
+    lines += ["", "**Versions**: " + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(versions.items())),
+              "", "**Hardware**: " + "; ".join(sorted(hardware)), ""]
+    return "\n".join(lines)

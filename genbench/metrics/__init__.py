@@ -1,0 +1,76 @@
+"""Metrics: one registry, one protocol.
+
+A metric is a class with a `name`, the `outputs` it reports (each with its direction and its
+default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`.
+Output keys are unique across all metrics, so a leaderboard column names its metric and its
+direction without ambiguity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+
+from genbench.data import Dataset
+from genbench.errors import GenbenchError
+from genbench.registry import Registry, unknown_name_message
+
+METRICS: Registry = Registry("metric")
+OUTPUTS: dict[str, Output] = {}
+
+
+@dataclass(frozen=True)
+class Output:
+    key: str
+    direction: Literal["higher", "lower"]
+    description: str
+    tolerance: float  # absolute slack the gate allows by default
+    rel_tolerance: float = 0.0  # ... or this fraction of |baseline|, whichever is larger
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.direction == "higher" else "↓"
+
+    def allowed(self, baseline: float, tolerance: float | None = None) -> float:
+        if tolerance is not None:
+            return tolerance
+        return max(self.tolerance, self.rel_tolerance * abs(baseline))
+
+    def regression(self, baseline: float, value: float) -> float:
+        """How much worse `value` is than `baseline` (positive = worse), in the metric's units."""
+        return baseline - value if self.direction == "higher" else value - baseline
+
+
+class Metric:
+    name: ClassVar[str]
+    outputs: ClassVar[tuple[Output, ...]]
+    needs_log_prob: ClassVar[bool] = False  # scores a model, not samples
+    n_samples: ClassVar[int] = 0  # samples the protocol draws from a model (0: none)
+
+    def applies(self, dataset: Dataset) -> str | None:
+        """None when this metric can score `dataset`, else the reason it cannot."""
+        return None
+
+    def compute(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def register_metric(cls):
+    for out in cls.outputs:
+        if out.key in OUTPUTS:
+            raise ValueError(f"metric output {out.key!r} is declared twice")
+        OUTPUTS[out.key] = out
+    return METRICS.register(cls.name)(cls)
+
+
+def output_spec(column: str) -> Output:
+    """The declared output behind a leaderboard column ('fid@extractor' reads as 'fid')."""
+    key = column.split("@", 1)[0]
+    if key not in OUTPUTS:
+        raise GenbenchError(unknown_name_message("metric output", key, list(OUTPUTS)))
+    return OUTPUTS[key]
+
+
+from genbench.metrics import coverage, likelihood  # noqa: E402,F401

@@ -1,0 +1,72 @@
+"""Generative models: one registry, one protocol.
+
+Every family (mixture, autoregressive, VAE, GAN, flow, diffusion) is a `GenerativeModel`: the
+trainer calls `initialize` once and `train_step` repeatedly, the scorer calls `sample` and, where
+the family has one, `log_prob`. Nothing outside a model's own file knows which family it is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from genbench.errors import GenbenchError
+from genbench.registry import Registry, check_params
+
+MODELS: Registry = Registry("model")
+
+
+class GenerativeModel(nn.Module):
+    name: ClassVar[str] = "?"  # set by `register_model`
+    family: ClassVar[str] = "?"
+    has_log_prob: ClassVar[bool] = False
+
+    def __init__(self, data_shape: tuple[int, ...], **hparams):
+        super().__init__()
+        self.data_shape = tuple(data_shape)
+        self.dim = math.prod(self.data_shape)
+        self.hparams = hparams
+
+    def initialize(self, data: torch.Tensor, generator: torch.Generator) -> None:
+        """Data-dependent set-up before the first step (e.g. k-means++ centres). Default: none."""
+
+    def train_step(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+        """One update on `batch` (already in model space); returns scalars to log, 'loss' first."""
+        raise NotImplementedError
+
+    @property
+    def converged(self) -> bool:
+        """True when further steps would not change the model (lets EM stop early)."""
+        return False
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n samples of shape (n, *data_shape), in model space, drawn only from `generator`."""
+        raise NotImplementedError
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log-density (nats) of each row of x, in model space."""
+        raise GenbenchError(f"model {self.name!r} ({self.family}) has no exact log-likelihood")
+
+    def config(self) -> dict:
+        return {"model": self.name, "data_shape": list(self.data_shape), "hparams": dict(self.hparams)}
+
+
+def register_model(name: str):
+    def decorator(cls):
+        cls.name = name
+        return MODELS.register(name)(cls)
+
+    return decorator
+
+
+def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = None) -> GenerativeModel:
+    cls = MODELS.get(name)
+    hparams = dict(hparams or {})
+    check_params(f"model {name!r}", cls.__init__, hparams, skip=("self", "data_shape"))
+    return cls(tuple(data_shape), **hparams)
+
+
+from genbench.models import gmm  # noqa: E402,F401

@@ -1,0 +1,202 @@
+"""Recipes: declarative, versioned TOML files under baselines/<dataset>/<name>.toml.
+
+A recipe names a dataset, a model with its hyper-parameters, a training budget, the metrics to
+report, the seeds and the device. Loading validates everything against the registries before any
+work starts, and the recipe's hash (of everything that changes the numbers: not the seeds, the
+device or the description) is stamped on every run record and leaderboard row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genbench.data import DATASETS, load_dataset
+from genbench.env import DEVICES
+from genbench.errors import GenbenchError
+from genbench.metrics import METRICS
+from genbench.models import MODELS
+from genbench.registry import check_params, unknown_name_message
+from genbench.training import TrainConfig
+
+TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score"}
+SCORE_KEYS = {"metrics", "samples"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    id: str  # "<dataset>/<name>", the path under baselines/ without .toml
+    path: Path
+    version: int
+    description: str
+    dataset: str
+    dataset_params: dict
+    model: str
+    model_params: dict
+    train: TrainConfig
+    metrics: list[str] | None
+    samples: int | None
+    seeds: list[int]
+    device: str
+    hash: str = field(default="")
+
+    def identity(self) -> dict:
+        """What determines a run's numbers, given its seed."""
+        return {"version": self.version, "dataset": self.dataset, "dataset_params": self.dataset_params,
+                "model": self.model, "model_params": self.model_params, "train": self.train.as_dict(),
+                "metrics": self.metrics, "samples": self.samples}
+
+
+def baselines_dir(path: str | os.PathLike | None = None) -> Path:
+    """baselines/ to use: an explicit path, $GENBENCH_BASELINES, ./baselines, or the source checkout's."""
+    for candidate in (path, os.environ.get("GENBENCH_BASELINES"), "baselines",
+                      Path(__file__).resolve().parents[2] / "baselines"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    raise GenbenchError("no baselines/ folder found: run from the genbench checkout, or pass --baselines DIR "
+                        "or set GENBENCH_BASELINES")
+
+
+def _fail(where: str, message: str):
+    raise GenbenchError(f"{where}: {message}")
+
+
+def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
+    where = f"recipe {path}"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        _fail(where, f"not valid TOML ({e})")
+    for key in raw:
+        if key not in TOP_KEYS:
+            _fail(where, unknown_name_message("recipe key", key, sorted(TOP_KEYS)))
+    for key in ("version", "dataset", "model"):
+        if key not in raw:
+            _fail(where, f"missing required key {key!r}")
+    version = raw["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        _fail(where, f"'version' must be a positive integer, got {version!r}")
+
+    ds = raw["dataset"]
+    ds_name, ds_params = (ds, {}) if isinstance(ds, str) else (dict(ds).pop("name", None), {k: v for k, v in dict(ds).items() if k != "name"})
+    if not isinstance(ds_name, str):
+        _fail(where, "'dataset' must be a name or a table with a 'name'")
+    if ds_name not in DATASETS:
+        _fail(where, unknown_name_message("dataset", ds_name, DATASETS.names()))
+    check_params(f"{where}: dataset {ds_name!r}", DATASETS.get(ds_name), ds_params)
+
+    model = raw["model"]
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        _fail(where, "[model] must be a table with a 'name'")
+    model_params = {k: v for k, v in model.items() if k != "name"}
+    if model["name"] not in MODELS:
+        _fail(where, unknown_name_message("model", model["name"], MODELS.names()))
+    check_params(f"{where}: model {model['name']!r}", MODELS.get(model["name"]).__init__, model_params,
+                 skip=("self", "data_shape"))
+
+    train = raw.get("train", {})
+    if not isinstance(train, dict):
+        _fail(where, "[train] must be a table")
+    check_params(f"{where}: [train]", TrainConfig, train)
+
+    score = raw.get("score", {})
+    if not isinstance(score, dict):
+        _fail(where, "[score] must be a table")
+    for key in score:
+        if key not in SCORE_KEYS:
+            _fail(where, unknown_name_message("[score] key", key, sorted(SCORE_KEYS)))
+    metrics = score.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics) or not metrics:
+            _fail(where, "[score] metrics must be a non-empty list of metric names")
+        for m in metrics:
+            if m not in METRICS:
+                _fail(where, unknown_name_message("metric", m, METRICS.names()))
+    samples = score.get("samples")
+    if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
+        _fail(where, f"[score] samples must be a positive integer, got {samples!r}")
+
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        _fail(where, f"'seeds' must be a non-empty list of non-negative integers, got {seeds!r}")
+    device = raw.get("device", "auto")
+    if device not in DEVICES:
+        _fail(where, unknown_name_message("device", str(device), list(DEVICES)))
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        _fail(where, "'description' must be a string")
+
+    recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
+                    dataset_params=ds_params, model=model["name"], model_params=model_params,
+                    train=TrainConfig(**train), metrics=metrics, samples=samples, seeds=seeds, device=device)
+    digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
+    return Recipe(**{**recipe.__dict__, "hash": digest})
+
+
+def check_recipe_metrics(recipe: Recipe) -> None:
+    """Refuse metrics that cannot score this recipe's dataset, before any training."""
+    from genbench.scoring import select_metrics
+
+    dataset = load_dataset(recipe.dataset, recipe.dataset_params)
+    has_log_prob = MODELS.get(recipe.model).has_log_prob
+    try:
+        select_metrics(dataset, recipe.metrics, True, has_log_prob)
+    except GenbenchError as e:
+        raise GenbenchError(f"recipe {recipe.path}: {e}") from None
+
+
+def list_recipes(baselines: str | os.PathLike | None = None) -> list[str]:
+    root = baselines_dir(baselines)
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.glob("*/*.toml"))
+
+
+def load_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | None = None) -> Recipe:
+    """A recipe by id ('grid25/gmm') from baselines/, or by the path of a .toml file."""
+    as_path = Path(name_or_path)
+    if as_path.suffix == ".toml" or as_path.is_file():
+        if not as_path.is_file():
+            raise GenbenchError(f"recipe file {as_path} does not exist")
+        path = as_path
+        try:
+            root = baselines_dir(baselines).resolve()
+            recipe_id = path.resolve().relative_to(root).with_suffix("").as_posix()
+        except (GenbenchError, ValueError):
+            recipe_id = f"{path.resolve().parent.name}/{path.stem}"
+    else:
+        root = baselines_dir(baselines)
+        path = root / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise GenbenchError(unknown_name_message("recipe", str(name_or_path), list_recipes(root)))
+        recipe_id = str(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise GenbenchError(f"recipe {path} cannot be read ({e})") from None
+    return parse_recipe(text, recipe_id, path)
+
+
+def load_suites(baselines: str | os.PathLike | None = None) -> dict[str, dict]:
+    root = baselines_dir(baselines)
+    path = root / "suites.toml"
+    if not path.is_file():
+        raise GenbenchError(f"no suites file at {path}")
+    try:
+        suites = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise GenbenchError(f"{path} is not valid TOML ({e})") from None
+    for name, suite in suites.items():
+        if not isinstance(suite, dict) or not isinstance(suite.get("recipes"), list):
+            raise GenbenchError(f"{path}: suite {name!r} needs a 'recipes' list")
+    return suites
+
+
+def load_suite(name: str, baselines: str | os.PathLike | None = None) -> tuple[dict, list[Recipe]]:
+    suites = load_suites(baselines)
+    if name not in suites:
+        raise GenbenchError(unknown_name_message("suite", name, list(suites)))
+    suite = suites[name]
+    return suite, [load_recipe(r, baselines) for r in suite["recipes"]]

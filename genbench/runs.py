@@ -1,0 +1,83 @@
+"""One run = one recipe x one seed: train, checkpoint, score, and write the run record.
+
+Layout: <runs>/<recipe id>/seed<N>/{model.safetensors, model.json, record.json}. The record is
+written last and atomically, so its presence means the run finished; `bench` skips a run whose
+record exists with the same recipe hash and redoes any other.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from genbench.checkpoint import save_checkpoint
+from genbench.data import load_dataset
+from genbench.env import hardware, resolve_device, seed_everything, versions
+from genbench.io import atomic_write_json
+from genbench.models import build_model
+from genbench.recipes import Recipe, check_recipe_metrics
+from genbench.scoring import evaluate
+from genbench.training import fit
+
+RECORD_SCHEMA = 1
+
+
+def run_dir(runs: str | Path, recipe: Recipe, seed: int) -> Path:
+    return Path(runs) / recipe.id / f"seed{seed}"
+
+
+def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
+    path = run_dir(runs, recipe, seed) / "record.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record if record.get("recipe_hash") == recipe.hash else None
+
+
+def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str | None = None,
+               progress: bool = True) -> dict:
+    check_recipe_metrics(recipe)
+    dev = resolve_device(device or recipe.device)
+    out = run_dir(runs, recipe, seed)
+    started = time.perf_counter()
+    generator = seed_everything(seed, dev)
+    dataset = load_dataset(recipe.dataset, recipe.dataset_params)
+    model = build_model(recipe.model, dataset.shape, recipe.model_params).to(dev)
+    train_info = fit(model, dataset, recipe.train, generator, progress)
+    model.eval()
+
+    save_checkpoint(model, out / "model.safetensors", {
+        "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
+        "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed,
+    })
+    # Scoring draws from its own stream, so a metric's samples do not depend on training length.
+    score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
+    scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
+                      progress=progress)
+    record = {
+        "schema": RECORD_SCHEMA,
+        "recipe": recipe.id,
+        "recipe_version": recipe.version,
+        "recipe_hash": recipe.hash,
+        "dataset": recipe.dataset,
+        "model": recipe.model,
+        "family": model.family,
+        "seed": seed,
+        "metrics": scores["metrics"],
+        "score": {"metrics": scores["metric_names"], "samples": scores["samples"],
+                  "wall_time_s": scores["wall_time_s"]},
+        "train": {k: v for k, v in train_info.items()},
+        "wall_time_s": time.perf_counter() - started,
+        "device": dev.type,
+        "hardware": hardware(dev),
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "checkpoint": "model.safetensors",
+    }
+    atomic_write_json(out / "record.json", record)
+    return record

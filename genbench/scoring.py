@@ -1,0 +1,70 @@
+"""Scoring: pick the metrics that apply, draw samples once, compute every metric on them."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from genbench.data import Dataset
+from genbench.errors import GenbenchError
+from genbench.metrics import METRICS, Metric
+
+SAMPLE_CHUNK = 10000
+
+
+def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, has_log_prob: bool) -> list[Metric]:
+    """The metrics to run: those asked for (each must apply), or all that apply."""
+    def reason(metric: Metric) -> str | None:
+        if metric.needs_log_prob and not has_log_prob:
+            return ("it needs a model with an exact log_prob; score a --checkpoint of such a model"
+                    if not has_model else "this model family has no exact log_prob")
+        return metric.applies(dataset)
+
+    if names is None:
+        chosen = [METRICS.get(n)() for n in METRICS]
+        chosen = [m for m in chosen if reason(m) is None]
+        if not chosen:
+            raise GenbenchError(f"no registered metric applies to dataset {dataset.name!r} with this input")
+        return chosen
+    chosen = []
+    for n in names:
+        metric = METRICS.get(n)()
+        why = reason(metric)
+        if why is not None:
+            raise GenbenchError(f"metric {n!r} does not apply: {why}")
+        chosen.append(metric)
+    return chosen
+
+
+@torch.no_grad()
+def draw_samples(model, n: int, generator: torch.Generator, progress: bool = True) -> torch.Tensor:
+    chunks, left = [], n
+    with tqdm(total=n, desc="sampling", unit="sample", disable=not progress or None, leave=False) as bar:
+        while left > 0:
+            k = min(left, SAMPLE_CHUNK)
+            chunks.append(model.sample(k, generator).float().cpu())
+            left -= k
+            bar.update(k)
+    return torch.cat(chunks)
+
+
+def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
+             n_samples: int | None = None, generator: torch.Generator | None = None,
+             progress: bool = True) -> dict:
+    """Compute metrics; returns {"metrics": {output: value}, "samples": n, "wall_time_s": ...}."""
+    start = time.perf_counter()
+    chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob)
+    wanted = max([m.n_samples for m in chosen], default=0)
+    if samples is None and model is not None and wanted > 0:
+        samples = draw_samples(model, n_samples or wanted, generator or torch.Generator().manual_seed(0), progress)
+    values: dict[str, float] = {}
+    for metric in tqdm(chosen, desc="scoring", unit="metric", disable=not progress or None, leave=False):
+        values.update(metric.compute(samples, dataset, model))
+    return {
+        "metrics": values,
+        "metric_names": [m.name for m in chosen],
+        "samples": 0 if samples is None else int(len(samples)),
+        "wall_time_s": time.perf_counter() - start,
+    }
