@@ -7,7 +7,10 @@ the list of valid names and the closest match, so a typo is a one-line fix.
 from __future__ import annotations
 
 import difflib
+import inspect
+import typing
 from collections.abc import Callable, Iterator
+from types import UnionType
 from typing import Generic, TypeVar
 
 from genbench.errors import GenbenchError
@@ -56,15 +59,13 @@ class Registry(Generic[T]):
         return sorted(self._entries.items())
 
 
-def check_params(kind: str, fn: Callable, params: dict, skip: tuple[str, ...] = ()) -> dict:
+def check_params(kind: str, fn: Callable, params: dict, skip: tuple[str, ...] = (), where: str = "") -> dict:
     """Check `params` against `fn`'s keyword parameters: names, and types where annotated.
 
     Recipes are user input, so a misspelt or mistyped hyper-parameter is refused here with a
     message naming it, instead of failing deep inside a model.
     """
-    import inspect
-    import typing
-
+    prefix = f"{where}: " if where else ""
     signature = inspect.signature(fn)
     accepted = {
         name: p
@@ -74,11 +75,11 @@ def check_params(kind: str, fn: Callable, params: dict, skip: tuple[str, ...] = 
     hints = typing.get_type_hints(fn)
     for key, value in params.items():
         if key not in accepted:
-            raise GenbenchError(unknown_name_message(f"{kind} parameter", key, list(accepted)))
+            raise GenbenchError(prefix + unknown_name_message(f"{kind} parameter", key, list(accepted)))
         expected = hints.get(key)
         if expected is None:
             continue
-        options = typing.get_args(expected) if typing.get_origin(expected) in (typing.Union, _UnionType) else (expected,)
+        options = typing.get_args(expected) if typing.get_origin(expected) in (typing.Union, UnionType) else (expected,)
         ok = False
         for option in options:
             origin = typing.get_origin(option) or option
@@ -95,13 +96,11 @@ def check_params(kind: str, fn: Callable, params: dict, skip: tuple[str, ...] = 
         if not ok:
             allowed = typing.get_args(expected) if typing.get_origin(expected) is typing.Literal else None
             want = f"one of {', '.join(map(repr, allowed))}" if allowed else getattr(expected, "__name__", str(expected))
-            raise GenbenchError(f"{kind} parameter {key!r} must be {want}, got {value!r}")
+            raise GenbenchError(f"{prefix}{kind} parameter {key!r} must be {want}, got {value!r}")
     missing = [
         name for name, p in accepted.items() if p.default is inspect.Parameter.empty and name not in params
     ]
     if missing:
-        raise GenbenchError(f"{kind} needs parameter(s) {', '.join(missing)}")
+        raise GenbenchError(f"{prefix}{kind} needs parameter(s) {', '.join(missing)}")
     return params
 
-
-from types import UnionType as _UnionType  # noqa: E402

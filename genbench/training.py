@@ -42,7 +42,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     step = 0
     index_batches = batches(len(x), cfg.batch_size, generator, device)
     with tqdm(total=cfg.steps, desc=f"train {model.name}", unit="step", disable=not progress or None, leave=False) as bar:
-        for step in range(1, cfg.steps + 1):
+        for step in range(1, cfg.steps + 1):  # noqa: B007 (read after the loop)
             idx = next(index_batches)
             batch = x if idx is None else x[idx]
             stats = model.train_step(dataset.continuous(batch, generator), generator)

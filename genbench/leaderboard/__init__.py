@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from genbench.io import atomic_write_text
-from genbench.leaderboard.records import aggregate, load_records
+from genbench.leaderboard.records import aggregate
 from genbench.leaderboard.table import to_csv, to_markdown
 from genbench.recipes import load_suite
 from genbench.runs import existing_record, run_dir

@@ -52,7 +52,7 @@ class GateResult:
                                 for c in rows]
             widths = [max(len(r[i]) for r in table) for i in range(len(header))]
             for i, r in enumerate(table):
-                lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)))
+                lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
                 if i == 0:
                     lines.append("  " + "  ".join("-" * w for w in widths))
         if self.missing:

@@ -87,7 +87,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
         _fail(where, "'dataset' must be a name or a table with a 'name'")
     if ds_name not in DATASETS:
         _fail(where, unknown_name_message("dataset", ds_name, DATASETS.names()))
-    check_params(f"{where}: dataset {ds_name!r}", DATASETS.get(ds_name), ds_params)
+    check_params(f"dataset {ds_name!r}", DATASETS.get(ds_name), ds_params, where=where)
 
     model = raw["model"]
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):
@@ -95,13 +95,13 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     model_params = {k: v for k, v in model.items() if k != "name"}
     if model["name"] not in MODELS:
         _fail(where, unknown_name_message("model", model["name"], MODELS.names()))
-    check_params(f"{where}: model {model['name']!r}", MODELS.get(model["name"]).__init__, model_params,
-                 skip=("self", "data_shape"))
+    check_params(f"model {model['name']!r}", MODELS.get(model["name"]).__init__, model_params,
+                 skip=("self", "data_shape"), where=where)
 
     train = raw.get("train", {})
     if not isinstance(train, dict):
         _fail(where, "[train] must be a table")
-    check_params(f"{where}: [train]", TrainConfig, train)
+    check_params("[train]", TrainConfig, train, where=where)
 
     score = raw.get("score", {})
     if not isinstance(score, dict):

@@ -1,0 +1,40 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from genbench.cli.main import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _run_in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("GENBENCH_BASELINES", raising=False)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("genbench: error: ")
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])

@@ -1,0 +1,76 @@
+"""Recipes are validated on load and hashed on what sets the numbers."""
+
+import pytest
+
+from genbench.errors import GenbenchError
+from genbench.recipes import list_recipes, load_recipe, load_suite
+
+GOOD = """
+version = 1
+dataset = "grid25"
+seeds = [0, 1]
+[model]
+name = "gmm"
+components = 4
+[train]
+steps = 10
+[score]
+metrics = ["nll", "coverage"]
+"""
+
+
+def write(tmp_path, text, name="r.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_every_committed_recipe_and_suite_loads():
+    ids = list_recipes()
+    assert {"ring8/gmm", "grid25/gmm", "digits/gmm"} <= set(ids)
+    for rid in ids:
+        r = load_recipe(rid)
+        assert r.id == rid and len(r.hash) == 12
+    _, recipes = load_suite("quick")
+    assert [r.id for r in recipes][:2] == ["ring8/gmm", "grid25/gmm"]
+
+
+def test_hash_tracks_numbers_not_seeds_or_description(tmp_path):
+    base = load_recipe(write(tmp_path, GOOD))
+    same = load_recipe(write(tmp_path, GOOD.replace("seeds = [0, 1]", 'seeds = [5]\ndescription = "x"\ndevice = "cpu"'), "b.toml"))
+    changed = load_recipe(write(tmp_path, GOOD.replace("components = 4", "components = 5"), "c.toml"))
+    assert base.hash == same.hash
+    assert base.hash != changed.hash
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda t: "foo = 1\n" + t, "unknown recipe key 'foo'"),
+    (lambda t: t.replace('"grid25"', '"grid52"'), "unknown dataset 'grid52'"),
+    (lambda t: t.replace('name = "gmm"', 'name = "gnm"'), "unknown model 'gnm'"),
+    (lambda t: t.replace('"coverage"', '"coverge"'), "unknown metric 'coverge'"),
+    (lambda t: t.replace("components = 4", "component = 4"), "unknown model 'gmm' parameter 'component'"),
+    (lambda t: t.replace("components = 4", 'components = "4"'), "'components' must be int"),
+    (lambda t: t.replace("steps = 10", "stpes = 10"), "[train] parameter 'stpes'"),
+    (lambda t: t.replace("version = 1", ""), "missing required key 'version'"),
+    (lambda t: t.replace("seeds = [0, 1]", "seeds = []"), "'seeds' must be"),
+    (lambda t: t.replace("[model]", "[model"), "not valid TOML"),
+    (lambda t: 'device = "tpu"\n' + t, "unknown device 'tpu'"),
+    (lambda t: t + "\nfoo = 1\n", "unknown [score] key 'foo'"),
+])
+def test_bad_recipes_are_refused_with_the_culprit_named(tmp_path, edit, needle):
+    with pytest.raises(GenbenchError) as e:
+        load_recipe(write(tmp_path, edit(GOOD)))
+    assert needle in str(e.value)
+    assert "valid" in str(e.value) or "must" in str(e.value) or "missing" in str(e.value) or "TOML" in str(e.value)
+
+
+def test_unknown_recipe_id_suggests_the_closest():
+    with pytest.raises(GenbenchError) as e:
+        load_recipe("grid25/gmn")
+    assert "did you mean 'grid25/gmm'" in str(e.value)
+
+
+def test_unknown_suite_is_refused():
+    with pytest.raises(GenbenchError) as e:
+        load_suite("quik")
+    assert "did you mean 'quick'" in str(e.value)

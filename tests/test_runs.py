@@ -1,0 +1,56 @@
+"""A run: recipe + seed -> checkpoint + record, reproducibly."""
+
+import json
+
+import pytest
+import torch
+
+from genbench.checkpoint import load_checkpoint
+from genbench.errors import GenbenchError
+from genbench.recipes import load_recipe
+from genbench.runs import run_recipe
+
+VOLATILE = {"wall_time_s", "created"}
+
+
+def stable(record):
+    """A record without its timings and timestamp."""
+    out = {k: v for k, v in record.items() if k not in VOLATILE}
+    out["train"] = {k: v for k, v in record["train"].items() if k not in VOLATILE}
+    out["score"] = {k: v for k, v in record["score"].items() if k not in VOLATILE}
+    return out
+
+
+def test_same_seed_gives_an_identical_record(tmp_path):
+    recipe = load_recipe("digits/gmm")
+    a = run_recipe(recipe, 1, runs=tmp_path / "a", device="cpu", progress=False)
+    b = run_recipe(recipe, 1, runs=tmp_path / "b", device="cpu", progress=False)
+    c = run_recipe(recipe, 2, runs=tmp_path / "c", device="cpu", progress=False)
+    assert stable(a) == stable(b)
+    assert a["metrics"] != c["metrics"]
+    on_disk = json.loads((tmp_path / "a/digits/gmm/seed1/record.json").read_text())
+    assert on_disk["metrics"] == a["metrics"] and on_disk["recipe_hash"] == recipe.hash
+    for key in ("recipe_version", "seed", "versions", "device", "hardware", "wall_time_s"):
+        assert key in on_disk
+    assert (tmp_path / "a/digits/gmm/seed1/model.safetensors").read_bytes() == \
+        (tmp_path / "b/digits/gmm/seed1/model.safetensors").read_bytes()
+
+
+def test_checkpoint_round_trip(tmp_path):
+    recipe = load_recipe("ring8/gmm")
+    run_recipe(recipe, 0, runs=tmp_path, device="cpu", progress=False)
+    model, config = load_checkpoint(tmp_path / "ring8/gmm/seed0/model.safetensors")
+    assert config["dataset"] == "ring8" and config["recipe_hash"] == recipe.hash
+    x = torch.randn(10, 2)
+    assert torch.isfinite(model.log_prob(x)).all()
+    again, _ = load_checkpoint(tmp_path / "ring8/gmm/seed0/model.safetensors")
+    assert torch.equal(model.log_prob(x), again.log_prob(x))
+
+
+def test_a_file_that_is_not_safetensors_is_refused(tmp_path):
+    recipe = load_recipe("ring8/gmm")
+    run_recipe(recipe, 0, runs=tmp_path, device="cpu", progress=False)
+    ckpt = tmp_path / "ring8/gmm/seed0/model.safetensors"
+    ckpt.write_bytes(b"\x80\x04pickle? no thanks")
+    with pytest.raises(GenbenchError, match="not a safetensors file"):
+        load_checkpoint(ckpt)
