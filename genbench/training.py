@@ -15,8 +15,17 @@ from genbench.data import Dataset
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The recipe's [train] table. Optimizer settings apply to gradient-trained models only."""
+
     steps: int = 100
     batch_size: int | Literal["full"] = "full"
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    warmup_steps: int = 0
+    schedule: Literal["constant", "cosine"] = "constant"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -33,11 +42,18 @@ def batches(n: int, batch_size: int | str, generator: torch.Generator, device):
             yield order[i:i + batch_size]
 
 
+def model_device(model) -> torch.device:
+    for t in list(model.parameters()) + list(model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
 def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, progress: bool = True) -> dict:
-    device = next(iter(model.buffers()), next(iter(model.parameters()), None)).device
+    device = model_device(model)
     x = dataset.train.to(device)
     start = time.perf_counter()
     model.initialize(dataset.continuous(x, generator), generator)
+    model.configure_training(cfg)
     stats: dict[str, float] = {}
     step = 0
     index_batches = batches(len(x), cfg.batch_size, generator, device)

@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _run_in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("GENBENCH_BASELINES", raising=False)
+    monkeypatch.setenv("GENBENCH_OFFLINE", "1")  # tests never download
 
 
 @pytest.fixture

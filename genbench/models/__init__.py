@@ -33,6 +33,9 @@ class GenerativeModel(nn.Module):
     def initialize(self, data: torch.Tensor, generator: torch.Generator) -> None:
         """Data-dependent set-up before the first step (e.g. k-means++ centres). Default: none."""
 
+    def configure_training(self, cfg) -> None:
+        """Set up optimizers etc. from the recipe's [train] table (a TrainConfig). Default: none."""
+
     def train_step(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         """One update on `batch` (already in model space); returns scalars to log, 'loss' first."""
         raise NotImplementedError

@@ -2,8 +2,9 @@
 
 A recipe names a dataset, a model with its hyper-parameters, a training budget, the metrics to
 report, the seeds and the device. Loading validates everything against the registries before any
-work starts, and the recipe's hash (of everything that changes the numbers: not the seeds, the
-device or the description) is stamped on every run record and leaderboard row.
+work starts. The recipe's hash covers what the file declares that sets the numbers (not the seeds,
+the device or the description) and is stamped on every run record and leaderboard row; a change
+of meaning that the file does not show (a new default in code) is marked by bumping `version`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Recipe:
     model: str
     model_params: dict
     train: TrainConfig
+    train_params: dict  # as declared in the file
     metrics: list[str] | None
     samples: int | None
     seeds: list[int]
@@ -47,7 +49,7 @@ class Recipe:
     def identity(self) -> dict:
         """What determines a run's numbers, given its seed."""
         return {"version": self.version, "dataset": self.dataset, "dataset_params": self.dataset_params,
-                "model": self.model, "model_params": self.model_params, "train": self.train.as_dict(),
+                "model": self.model, "model_params": self.model_params, "train": self.train_params,
                 "metrics": self.metrics, "samples": self.samples}
 
 
@@ -132,7 +134,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
 
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
-                    train=TrainConfig(**train), metrics=metrics, samples=samples, seeds=seeds, device=device)
+                    train=TrainConfig(**train), train_params=dict(train), metrics=metrics, samples=samples, seeds=seeds, device=device)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})
 

@@ -1,0 +1,92 @@
+"""The one way genbench gets a file it does not ship: look locally first, verify, then download.
+
+Order: an explicit path, $GENBENCH_DATA/<name>, the resource's own system folders (e.g. a Debian
+package's), the user cache ($GENBENCH_CACHE, default ~/.cache/genbench), and only then the
+resource's URLs, unless $GENBENCH_OFFLINE is set. Every file is checked against its SHA-256
+before use. When nothing works the error names the file, its checksum, where to get it and
+where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genbench.errors import GenbenchError
+from genbench.io import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # file name on disk
+    sha256: str
+    urls: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()  # extra local folders to look in
+    hint: str = ""  # another way to get it, e.g. "apt-get install dataset-fashion-mnist"
+    subdir: str = ""  # folder under the cache / $GENBENCH_DATA
+    extra: dict = field(default_factory=dict)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def candidates(resource: Resource, path: str | os.PathLike | None = None) -> list[Path]:
+    out = []
+    if path is not None:
+        p = Path(path)
+        out.append(p / resource.name if p.is_dir() else p)
+    if os.environ.get("GENBENCH_DATA"):
+        root = Path(os.environ["GENBENCH_DATA"])
+        out += [root / resource.subdir / resource.name, root / resource.name]
+    out += [Path(d) / resource.name for d in resource.search]
+    out.append(cache_dir() / resource.subdir / resource.name)
+    return out
+
+
+def offline() -> bool:
+    return os.environ.get("GENBENCH_OFFLINE", "").lower() not in ("", "0", "false", "no")
+
+
+def fetch(resource: Resource, path: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """Path to a verified local copy of `resource`."""
+    for candidate in candidates(resource, path):
+        if candidate.is_file():
+            digest = sha256_of(candidate)
+            if digest != resource.sha256:
+                raise GenbenchError(f"{candidate} has SHA-256 {digest[:16]}…, expected {resource.sha256[:16]}… "
+                                    f"for {resource.name}: delete it or replace it with the right file")
+            return candidate
+        if path is not None and candidate == candidates(resource, path)[0]:
+            raise GenbenchError(f"{candidate} does not exist (given as the path of {resource.name})")
+    target = cache_dir() / resource.subdir / resource.name
+    errors = []
+    if download and not offline():
+        for url in resource.urls:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    data = response.read()
+            except OSError as e:
+                errors.append(f"{url}: {e}")
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != resource.sha256:
+                errors.append(f"{url}: SHA-256 {digest[:16]}… does not match")
+                continue
+            return atomic_write_bytes(target, data)
+    where = f"{target}" + (f" or $GENBENCH_DATA/{resource.subdir + '/' if resource.subdir else ''}{resource.name}")
+    how = f"download {resource.urls[0]}" if resource.urls else "obtain it"
+    hint = f"; or {resource.hint}" if resource.hint else ""
+    tried = f" (download failed: {errors[0]})" if errors else (" (offline: GENBENCH_OFFLINE is set)" if offline() else "")
+    raise GenbenchError(f"{resource.name} not found{tried}: {how} (SHA-256 {resource.sha256}) and put it at {where}{hint}")

@@ -1,0 +1,50 @@
+"""The gradient-trained half of the model protocol.
+
+A neural family only writes `loss(batch, generator)` (the paper's objective, a scalar to
+minimise); `train_step` here does one optimizer step on it with the recipe's optimizer settings.
+A family with several players (a GAN) overrides `configure_training` and `train_step`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from genbench.models import GenerativeModel
+from genbench.training import TrainConfig
+
+
+def lr_factor(cfg: TrainConfig):
+    """Linear warm-up, then constant or cosine decay to zero at `steps`."""
+    def factor(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "cosine":
+            progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return 1.0
+
+    return factor
+
+
+class NeuralModel(GenerativeModel):
+    def loss(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def configure_training(self, cfg: TrainConfig) -> None:
+        self.optimizer = torch.optim.AdamW(self.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                           weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg))
+        self.grad_clip = cfg.grad_clip
+
+    def train_step(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+        self.train()
+        loss = self.loss(batch, generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), self.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"loss": loss.item()}
