@@ -35,9 +35,36 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     return record
 
 
+def load_png_folder(path: Path) -> np.ndarray:
+    """A folder of PNG images as one uint8 array (N, H, W) or (N, H, W, 3) -> (N, 3, H, W)."""
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    if not files:
+        raise GenbenchError(f"samples folder {path} is empty")
+    arrays = []
+    for f in files:
+        if not f.is_file() or f.suffix.lower() != ".png":
+            raise GenbenchError(f"samples folder {path} holds {f.name}, which is not a .png file")
+        try:
+            with Image.open(f) as im:
+                im.load()
+                grey = im.mode in ("1", "L", "LA", "I", "I;16")
+                arrays.append(np.asarray(im.convert("L" if grey else "RGB")))
+        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            raise GenbenchError(f"{f} is not a readable PNG image ({e})") from None
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise GenbenchError(f"images in {path} differ in size/mode: {sorted(shapes)[:3]}")
+    x = np.stack(arrays)
+    return x if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+
+
 def load_samples(path: str | Path) -> np.ndarray:
-    """An array from .npy/.npz (never unpickled)."""
+    """An array from .npy/.npz (never unpickled), or a folder of PNG images."""
     path = Path(path)
+    if path.is_dir():
+        return load_png_folder(path)
     if not path.is_file():
         raise GenbenchError(f"samples file {path} does not exist")
     if path.suffix not in SAMPLE_SUFFIXES:
@@ -59,24 +86,81 @@ def load_samples(path: str | Path) -> np.ndarray:
     return data
 
 
+def load_features(path: str | Path, what: str) -> torch.Tensor:
+    """(N, d) feature array from .npy/.npz ('features' or the only array), checked."""
+    x = load_samples(path) if Path(path).suffix in SAMPLE_SUFFIXES or not Path(path).exists() else None
+    if x is None:
+        raise GenbenchError(f"{what} {path} must be a .npy or .npz file")
+    x = torch.as_tensor(np.asarray(x))
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise GenbenchError(f"{what} {path} has shape {tuple(x.shape)}; expected (N, d) with N, d > 0")
+    x = x.double()
+    if not torch.isfinite(x).all():
+        raise GenbenchError(f"{what} {path} contains NaN or inf")
+    return x
+
+
+FEATURE_METRICS = ("fid", "kid", "prc", "density-coverage")
+
+
+def score_features(features: str, reference_features: str, metrics: list[str] | None, options: dict) -> dict:
+    """Image metrics on feature arrays extracted elsewhere (e.g. CLIP): columns '<metric>@features'."""
+    from genbench.metrics import build_metric
+    from genbench.metrics.fidelity import ImageMetric
+
+    gen, ref = load_features(features, "--features"), load_features(reference_features, "--reference-features")
+    if gen.shape[1] != ref.shape[1]:
+        raise GenbenchError(f"--features have {gen.shape[1]} dimensions, --reference-features {ref.shape[1]}")
+    values = {}
+    for name in metrics or FEATURE_METRICS:
+        metric = build_metric(name, options)
+        if not isinstance(metric, ImageMetric) or "features" not in metric.needs_features:
+            raise GenbenchError(f"metric {name!r} cannot be computed from features alone; "
+                                f"choose from {', '.join(FEATURE_METRICS)}")
+        values.update({f"{k}@features": v for k, v in metric.from_features({"features": gen}, {"features": ref}).items()})
+    return {"metrics": values, "metric_names": list(metrics or FEATURE_METRICS), "samples": len(gen),
+            "reference_samples": len(ref), "features_file": str(features),
+            "reference_features_file": str(reference_features)}
+
+
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
-          seed: int = 0, device: str = "auto", quiet: bool = False) -> dict:
-    """Score a checkpoint (sampled here) or a file of samples against a dataset's test split."""
+          seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
+          kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
+          quiet: bool = False) -> dict:
+    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder) or feature arrays.
+
+    Likelihoods use the dataset's test split; image metrics compare with its train split through
+    a feature extractor (the dataset's domain classifier unless `extractor` names another).
+    """
     from genbench import env
     from genbench.checkpoint import load_checkpoint
     from genbench.data import check_samples, load_dataset
     from genbench.io import atomic_write_json
     from genbench.scoring import evaluate
 
-    if (checkpoint is None) == (samples is None):
-        raise GenbenchError("give exactly one of --checkpoint FILE or --samples FILE")
+    if sum(x is not None for x in (checkpoint, samples, features)) != 1:
+        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR or --features FILE")
+    if (features is None) != (reference_features is None):
+        raise GenbenchError("--features and --reference-features go together")
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
+    if kid_subset_size is not None and kid_subset_size < 2:
+        raise GenbenchError(f"--kid-subset-size must be at least 2, got {kid_subset_size}")
     if json is not None and Path(json).is_dir():
         raise GenbenchError(f"--json {json} is a folder; give a file path")
+    if extractor is not None:
+        from genbench.features import EXTRACTORS
+
+        EXTRACTORS.get(extractor)
+    options = {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size}
+    if features is not None:
+        out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
+        if json is not None:
+            atomic_write_json(json, out)
+        return out
     dev = env.resolve_device(device)
     model, x = None, None
     if checkpoint is not None:
@@ -96,13 +180,20 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         source = {"samples_file": str(samples)}
     generator = torch.Generator(device=dev).manual_seed(seed)
     result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples, generator=generator,
-                      progress=not quiet)
+                      progress=not quiet, options=options)
     out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "samples": result["samples"],
            "dataset": data.name, **source, "seed": seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
     if json is not None:
         atomic_write_json(json, out)
     return out
+
+
+def train_extractor(recipe: str, quiet: bool = False) -> dict:
+    """Train a domain classifier (feature extractor) by baselines/<dataset>/classifier.toml."""
+    from genbench.features.train import train_extractor as run
+
+    return run(recipe, quiet=quiet)
 
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,

@@ -9,12 +9,13 @@ from tqdm.auto import tqdm
 
 from genbench.data import Dataset
 from genbench.errors import GenbenchError
-from genbench.metrics import METRICS, Metric
+from genbench.metrics import METRICS, Metric, build_metric
 
 SAMPLE_CHUNK = 10000
 
 
-def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, has_log_prob: bool) -> list[Metric]:
+def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, has_log_prob: bool,
+                   options: dict | None = None) -> list[Metric]:
     """The metrics to run: those asked for (each must apply), or all that apply."""
     def reason(metric: Metric) -> str | None:
         if metric.needs_log_prob and not has_log_prob:
@@ -23,14 +24,14 @@ def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, h
         return metric.applies(dataset)
 
     if names is None:
-        chosen = [METRICS.get(n)() for n in METRICS]
+        chosen = [build_metric(n, options) for n in METRICS]
         chosen = [m for m in chosen if reason(m) is None]
         if not chosen:
             raise GenbenchError(f"no registered metric applies to dataset {dataset.name!r} with this input")
         return chosen
     chosen = []
     for n in names:
-        metric = METRICS.get(n)()
+        metric = build_metric(n, options)
         why = reason(metric)
         if why is not None:
             raise GenbenchError(f"metric {n!r} does not apply: {why}")
@@ -52,13 +53,18 @@ def draw_samples(model, n: int, generator: torch.Generator, progress: bool = Tru
 
 def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
              n_samples: int | None = None, generator: torch.Generator | None = None,
-             progress: bool = True) -> dict:
-    """Compute metrics; returns {"metrics": {output: value}, "samples": n, "wall_time_s": ...}."""
+             progress: bool = True, options: dict | None = None) -> dict:
+    """Compute metrics; returns {"metrics": {output: value}, "samples": n, "wall_time_s": ...}.
+
+    `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size).
+    """
     start = time.perf_counter()
-    chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob)
-    wanted = max([m.n_samples for m in chosen], default=0)
+    chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob, options)
+    wanted = max([m.samples_needed(dataset) for m in chosen], default=0)
     if samples is None and model is not None and wanted > 0:
         samples = draw_samples(model, n_samples or wanted, generator or torch.Generator().manual_seed(0), progress)
+        if dataset.kind == "image":
+            samples = samples.clamp(0, 1)  # images live in [0,1]; a density's tails do not
     values: dict[str, float] = {}
     for metric in tqdm(chosen, desc="scoring", unit="metric", disable=not progress or None, leave=False):
         values.update(metric.compute(samples, dataset, model))

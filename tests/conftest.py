@@ -8,9 +8,15 @@ from genbench.cli.main import main
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("genbench-cache")
+
+
 @pytest.fixture(autouse=True)
-def _run_in_repo(monkeypatch):
+def _run_in_repo(monkeypatch, _session_cache):
     monkeypatch.chdir(REPO)
+    monkeypatch.setenv("GENBENCH_CACHE", str(_session_cache))  # never the user's ~/.cache
     monkeypatch.delenv("GENBENCH_BASELINES", raising=False)
     monkeypatch.setenv("GENBENCH_OFFLINE", "1")  # tests never download
 

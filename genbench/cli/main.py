@@ -9,7 +9,7 @@ import sys
 from genbench import __version__
 from genbench.errors import GenbenchError
 
-LISTABLE = ("datasets", "models", "metrics", "recipes", "suites")
+LISTABLE = ("datasets", "models", "metrics", "extractors", "recipes", "suites")
 
 EPILOG = """examples:
   genbench bench quick                      train + score the quick suite, write leaderboards/quick.md
@@ -52,13 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
              "Prints a table; --json writes {\"metrics\": {...}, \"samples\": N, \"dataset\": ..., \"versions\": ...}.")
     src = sp.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a genbench .safetensors checkpoint (its .json config beside it)")
-    src.add_argument("--samples", help=".npy or .npz array of samples, shape (N, *data shape); for 2-D data (N, 2)")
+    src.add_argument("--samples", help=".npy/.npz array of shape (N, *data shape) ((N, 2) for 2-D data; images "
+                                       "(N,H,W) or (N,C,H,W), uint8 0-255 or float in [0,1]), or a folder of PNGs")
+    src.add_argument("--features", help="(N, d) .npy/.npz features extracted elsewhere (e.g. CLIP): FID, KID, "
+                                        "precision/recall, density/coverage against --reference-features")
     sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
     sp.add_argument("--n-samples", type=int, help="samples to draw from a checkpoint (default: each metric's protocol)")
     sp.add_argument("--seed", type=int, default=0, help="seed for sampling a checkpoint (default 0)")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+    sp.add_argument("--extractor", help="feature extractor for image metrics (default: the dataset's domain "
+                                        "classifier; see `genbench list extractors`)")
+    sp.add_argument("--inception-weights", help="path of weights-inception-2015-12-05-6726825d.pth "
+                                                "(or set GENBENCH_INCEPTION_WEIGHTS)")
+    sp.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
+    sp.add_argument("--reference-features", help="(N, d) reference features for --features")
+
+    sp = add("train-extractor", "train a dataset's domain classifier (the offline image-metric extractor)",
+             "Train the classifier of baselines/<dataset>/classifier.toml and write classifier.safetensors and "
+             "classifier.json (SHA-256, test accuracy) beside it.")
+    sp.add_argument("recipe", help="dataset name (e.g. digits) or path to a classifier.toml")
 
     sp = add("bench", "train and score every recipe x seed of a suite, then rebuild its leaderboard",
              "Run each recipe x seed of SUITE that has no current record under RUNS (so an interrupted "
@@ -109,6 +123,12 @@ def cmd_list(args) -> int:
             for name, cls in METRICS.items():
                 outs = ", ".join(f"{o.key} {o.arrow}" for o in cls.outputs)
                 print(f"  {name:12s} {outs}")
+        elif section == "extractors":
+            from genbench.features import EXTRACTORS
+
+            for name, builder in EXTRACTORS.items():
+                doc = (builder.__doc__ or "").strip().splitlines()
+                print(f"  {name:20s} {doc[0] if doc else ''}")
         elif section == "recipes":
             for r in list_recipes(args.baselines):
                 print(f"  {r}")
@@ -141,11 +161,23 @@ def cmd_score(args) -> int:
     from genbench.api import score
 
     out = score(checkpoint=args.checkpoint, samples=args.samples, dataset=args.dataset, metrics=args.metrics,
-                json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device, quiet=args.quiet)
-    print(f"{out['dataset']}: {out['samples']} samples")
+                json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device,
+                extractor=args.extractor, inception_weights=args.inception_weights,
+                kid_subset_size=args.kid_subset_size, features=args.features,
+                reference_features=args.reference_features, quiet=args.quiet)
+    print(f"{out.get('dataset', 'features')}: {out['samples']} samples")
     print_scores(out["metrics"])
     if args.json:
         print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_train_extractor(args) -> int:
+    from genbench.api import train_extractor
+
+    out = train_extractor(args.recipe, quiet=args.quiet)
+    print(f"{out['dataset']} classifier: test accuracy {out['test_accuracy']:.4f}, "
+          f"{out['train_time_s']:.1f}s -> {out['weights']} (sha256 {out['sha256'][:16]}…)")
     return 0
 
 
@@ -179,7 +211,8 @@ def cmd_gate(args) -> int:
     return 0 if result.passed else 1
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "score": cmd_score, "bench": cmd_bench,
+COMMANDS = {"list": cmd_list, "train": cmd_train, "score": cmd_score, "train-extractor": cmd_train_extractor,
+            "bench": cmd_bench,
             "leaderboard": cmd_leaderboard, "gate": cmd_gate}
 
 

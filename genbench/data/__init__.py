@@ -29,6 +29,9 @@ class Dataset:
     modes: torch.Tensor | None = None  # known mode centres, shape (K, *shape)
     mode_std: float | None = None
     labels: dict | None = None  # class labels per split, where the data has them
+    n_modes: int | None = None  # modes known by label rather than by centre (stacked digits)
+    mode_classifier: str | None = None  # feature extractor whose classes name those modes
+    extractor: str | None = None  # default feature extractor for image metrics
     description: str = ""
     params: dict = field(default_factory=dict)
 
@@ -65,25 +68,39 @@ def load_dataset(name: str, params: dict | None = None) -> Dataset:
 
 
 def check_samples(samples: np.ndarray | torch.Tensor, dataset: Dataset, what: str = "samples") -> torch.Tensor:
-    """Refuse samples that cannot be scored against `dataset`, with a message saying why."""
+    """Refuse samples that cannot be scored against `dataset`, with a message saying why.
+
+    Images may be uint8 in 0..255 or float in [0, 1], shaped (N, C, H, W) or, with one channel,
+    (N, H, W); they come back as float in [0, 1], (N, C, H, W).
+    """
     x = torch.as_tensor(np.asarray(samples))
     if x.ndim == 0 or x.shape[0] == 0:
         raise GenbenchError(f"{what} are empty")
-    if not (x.is_floating_point() or x.dtype in (torch.uint8, torch.int16, torch.int32, torch.int64)):
+    if x.dtype == torch.bool or x.is_complex():
         raise GenbenchError(f"{what} have dtype {x.dtype}; expected numbers")
-    x = x.to(torch.float32)
     want = dataset.shape
     single_channel = dataset.kind == "image" and want[0] == 1 and tuple(x.shape[1:]) == want[1:]
     if tuple(x.shape[1:]) != want and not single_channel:
-        raise GenbenchError(
-            f"{what} have shape {tuple(x.shape)}; dataset {dataset.name!r} needs (N, {', '.join(map(str, want))})"
-        )
-    x = x.reshape(x.shape[0], *want)
+        layout = f"(N, {', '.join(map(str, want))})"
+        if dataset.kind == "image" and want[0] == 1:
+            layout += f" or (N, {want[1]}, {want[2]})"
+        raise GenbenchError(f"{what} have shape {tuple(x.shape)}; dataset {dataset.name!r} needs {layout}")
+    is_uint8 = x.dtype == torch.uint8
+    if dataset.kind == "image" and not (is_uint8 or x.is_floating_point()):
+        raise GenbenchError(f"{what} have dtype {x.dtype}; images must be uint8 (0..255) or float in [0, 1]")
+    x = x.to(torch.float32).reshape(x.shape[0], *want)
     bad = (~torch.isfinite(x)).any(dim=tuple(range(1, x.ndim)))
     if bad.any():
         raise GenbenchError(f"{what} contain NaN or inf in {int(bad.sum())} of {x.shape[0]} rows")
+    if dataset.kind == "image":
+        if is_uint8:
+            return x / 255.0
+        lo, hi = x.min().item(), x.max().item()
+        if lo < 0 or hi > 1:
+            raise GenbenchError(f"{what} have values in [{lo:.4g}, {hi:.4g}]; float images must lie in [0, 1] "
+                                "(or pass uint8 0..255)")
     return x
 
 
 # Registration happens on import: one module per dataset.
-from genbench.data import digits, mixtures  # noqa: E402,F401
+from genbench.data import digits, fashion_mnist, mixtures, stacked_digits  # noqa: E402,F401

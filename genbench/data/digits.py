@@ -19,6 +19,6 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     n_test = round(test_fraction * len(images))
     test_idx, train_idx = order[:n_test], order[n_test:]
     return Dataset(name="digits", kind="image", train=images[train_idx], test=images[test_idx], levels=17,
-                   labels={"train": labels[train_idx], "test": labels[test_idx]},
+                   labels={"train": labels[train_idx], "test": labels[test_idx]}, extractor="digits-cnn",
                    description="scikit-learn's 8x8 digits (1797 images, 17 grey levels), fixed split by seed",
                    params={"test_fraction": test_fraction, "seed": seed})

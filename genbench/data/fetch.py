@@ -9,10 +9,11 @@ where to put it.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from genbench.errors import GenbenchError
@@ -27,18 +28,21 @@ class Resource:
     search: tuple[str, ...] = ()  # extra local folders to look in
     hint: str = ""  # another way to get it, e.g. "apt-get install dataset-fashion-mnist"
     subdir: str = ""  # folder under the cache / $GENBENCH_DATA
-    extra: dict = field(default_factory=dict)
+    gzipped: bool = False  # sha256 is of the decompressed bytes (repackagers recompress, content stays)
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench")
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, gzipped: bool = False) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except (OSError, EOFError) as e:
+        raise GenbenchError(f"{path} cannot be read ({e})") from None
     return h.hexdigest()
 
 
@@ -63,7 +67,7 @@ def fetch(resource: Resource, path: str | os.PathLike | None = None, download: b
     """Path to a verified local copy of `resource`."""
     for candidate in candidates(resource, path):
         if candidate.is_file():
-            digest = sha256_of(candidate)
+            digest = sha256_of(candidate, resource.gzipped)
             if digest != resource.sha256:
                 raise GenbenchError(f"{candidate} has SHA-256 {digest[:16]}…, expected {resource.sha256[:16]}… "
                                     f"for {resource.name}: delete it or replace it with the right file")
@@ -80,7 +84,7 @@ def fetch(resource: Resource, path: str | os.PathLike | None = None, download: b
             except OSError as e:
                 errors.append(f"{url}: {e}")
                 continue
-            digest = hashlib.sha256(data).hexdigest()
+            digest = hashlib.sha256(gzip.decompress(data) if resource.gzipped else data).hexdigest()
             if digest != resource.sha256:
                 errors.append(f"{url}: SHA-256 {digest[:16]}… does not match")
                 continue

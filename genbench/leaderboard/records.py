@@ -41,8 +41,8 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         groups.setdefault((r["recipe"], r["recipe_hash"]), []).append(r)
-    present = {k for r in records for k in r["metrics"]}
-    keys = [k for k in metric_order or [] if k in present]
+    present = sorted({k for r in records for k in r["metrics"]})
+    keys = [k for base in metric_order or [] for k in present if k.split("@", 1)[0] == base]
     for r in records:
         keys += [k for k in r["metrics"] if k not in keys]
     rows = []

@@ -53,6 +53,10 @@ class Metric:
         """None when this metric can score `dataset`, else the reason it cannot."""
         return None
 
+    def samples_needed(self, dataset: Dataset) -> int:
+        """How many model samples the metric's protocol draws on `dataset`."""
+        return self.n_samples
+
     def compute(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, float]:
         raise NotImplementedError
 
@@ -73,4 +77,13 @@ def output_spec(column: str) -> Output:
     return OUTPUTS[key]
 
 
-from genbench.metrics import coverage, likelihood  # noqa: E402,F401
+def build_metric(name: str, options: dict | None = None) -> Metric:
+    """Instantiate a metric with the options its constructor takes (e.g. extractor=...)."""
+    import inspect
+
+    cls = METRICS.get(name)
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in (options or {}).items() if k in accepted and v is not None})
+
+
+from genbench.metrics import coverage, density_coverage, fidelity, likelihood  # noqa: E402,F401

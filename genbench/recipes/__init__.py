@@ -153,7 +153,8 @@ def check_recipe_metrics(recipe: Recipe) -> None:
 
 def list_recipes(baselines: str | os.PathLike | None = None) -> list[str]:
     root = baselines_dir(baselines)
-    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.glob("*/*.toml"))
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.glob("*/*.toml")
+                  if p.name != "classifier.toml")  # feature-extractor recipes: `genbench train-extractor`
 
 
 def load_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | None = None) -> Recipe:

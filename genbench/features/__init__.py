@@ -1,0 +1,78 @@
+"""Feature extractors for image metrics, registered both here and in torch-fidelity's registry.
+
+An extractor maps images in [0,1], shape (N, C, H, W), to 'features' (for FID, KID,
+precision/recall, density/coverage) and 'logits' (for the Inception Score). The offline default
+for each image dataset is a small classifier trained on it by the project's own recipe
+(baselines/<dataset>/classifier.toml), whose weights are committed with their SHA-256.
+Inception-v3 is used wherever its weights exist on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+
+import torch
+
+from genbench.registry import Registry
+
+EXTRACTORS: Registry = Registry("feature extractor")
+BATCH = 512
+
+
+class Extractor:
+    """A loaded extractor: a torch-fidelity FeatureExtractorBase plus what genbench needs to know."""
+
+    def __init__(self, name: str, module, weights_sha256: str, expects_channels: int | None):
+        self.name, self.module, self.weights_sha256 = name, module.eval(), weights_sha256
+        self.expects_channels = expects_channels
+
+    @property
+    def key(self) -> str:
+        """Names the extractor and its exact weights, for cache keys."""
+        return f"{self.name}-{self.weights_sha256[:12]}"
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats: dict[str, list[torch.Tensor]] = {}
+        for batch in images.split(BATCH):
+            out = self.module.convert_features_tuple_to_dict(self.module(batch))
+            for k, v in out.items():
+                feats.setdefault(k, []).append(v.float().cpu())
+        return {k: torch.cat(v) for k, v in feats.items()}
+
+
+_loaded: dict[tuple, Extractor] = {}
+_memo: dict[tuple[str, int], tuple[weakref.ref, dict]] = {}
+
+
+def load_extractor(name: str, **options) -> Extractor:
+    """Load (once per process) the extractor called `name`."""
+    key = (name, tuple(sorted((k, str(v)) for k, v in options.items() if v is not None)))
+    if key not in _loaded:
+        _loaded[key] = EXTRACTORS.get(name)(**{k: v for k, v in options.items() if v is not None})
+    return _loaded[key]
+
+
+def features_of(images: torch.Tensor, extractor: Extractor) -> dict[str, torch.Tensor]:
+    """Features of `images`, computed once per tensor and extractor: several metrics share them."""
+    key = (extractor.key, id(images))
+    hit = _memo.get(key)
+    if hit is not None and hit[0]() is images:
+        return hit[1]
+    feats = extractor(images)
+    _memo[key] = (weakref.ref(images), feats)
+    for k in [k for k, (ref, _) in _memo.items() if ref() is None]:
+        del _memo[k]
+    return feats
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+from genbench.features import classifier, inception  # noqa: E402,F401

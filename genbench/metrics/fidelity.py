@@ -1,0 +1,163 @@
+"""Inception Score, FID, KID and precision/recall, computed by torch-fidelity's own metric code
+on features from a registered extractor (the dataset's domain classifier by default,
+Inception-v3 where its weights exist).
+
+Generated samples are compared with the dataset's *train* split, whose features are cached
+(genbench.features.cache); held-out test images scored this way give the "real vs real" floor.
+Column names carry the extractor ("fid@digits-cnn"), so numbers from different extractors never
+share a leaderboard column.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric
+from torch_fidelity.metric_prc import prc_features_to_metric
+
+from genbench.data import Dataset
+from genbench.errors import GenbenchError
+from genbench.metrics import Metric, Output, register_metric
+
+MAX_SAMPLES = 10000
+MAX_NEIGHBOUR_REFERENCE = 10000  # k-NN metrics use at most this many reference points (fixed subset)
+RNG_SEED = 2020  # torch-fidelity's default, for its subset draws
+
+
+class ImageMetric(Metric):
+    """Shared by the feature-based image metrics: pick the extractor, get both feature sets."""
+
+    needs_features = ("features",)
+
+    def __init__(self, extractor: str | None = None, inception_weights: str | None = None,
+                 kid_subset_size: int | None = None, isc_splits: int = 10):
+        self.extractor, self.inception_weights = extractor, inception_weights
+        self.kid_subset_size, self.isc_splits = kid_subset_size, isc_splits
+
+    def applies(self, dataset: Dataset) -> str | None:
+        if dataset.kind != "image":
+            return f"dataset {dataset.name!r} is not an image dataset"
+        if self.extractor is None and dataset.extractor is None:
+            return f"dataset {dataset.name!r} has no default feature extractor; pass --extractor"
+        return None
+
+    def samples_needed(self, dataset: Dataset) -> int:
+        return min(MAX_SAMPLES, len(dataset.train))
+
+    def load(self, dataset: Dataset):
+        from genbench.features import load_extractor
+
+        name = self.extractor or dataset.extractor
+        options = {"inception_weights": self.inception_weights} if name == "inception-v3-compat" else {}
+        return load_extractor(name, **options)
+
+    def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
+        from genbench.features import features_of
+        from genbench.features.cache import reference_features
+
+        extractor = self.load(reference)
+        gen = features_of(samples, extractor)
+        ref = reference_features(reference, extractor, "train")
+        return {f"{k}@{extractor.name}": v for k, v in self.from_features(gen, ref).items()}
+
+    def from_features(self, gen: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def check_features(gen: torch.Tensor, ref: torch.Tensor, what: str) -> None:
+    if gen.ndim != 2 or ref.ndim != 2 or gen.shape[1] != ref.shape[1]:
+        raise GenbenchError(f"{what}: feature arrays must be (N, d) with the same d, got {tuple(gen.shape)} "
+                            f"and {tuple(ref.shape)}")
+
+
+def neighbour_reference(ref: torch.Tensor) -> torch.Tensor:
+    if len(ref) <= MAX_NEIGHBOUR_REFERENCE:
+        return ref
+    g = torch.Generator().manual_seed(RNG_SEED)
+    return ref[torch.randperm(len(ref), generator=g)[:MAX_NEIGHBOUR_REFERENCE]]
+
+
+def fid(gen: torch.Tensor, ref: torch.Tensor) -> float:
+    check_features(gen, ref, "fid")
+    d = gen.shape[1]
+    for name, f in (("samples", gen), ("reference", ref)):
+        if len(f) <= d:
+            raise GenbenchError(f"fid: {len(f)} {name} for {d}-dimensional features; FID needs more samples than "
+                                "feature dimensions (the covariance is singular otherwise)")
+    stats = [fid_features_to_statistics(f.double()) for f in (gen, ref)]
+    return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+
+
+def kid(gen: torch.Tensor, ref: torch.Tensor, subset_size: int | None = None, subsets: int = 100) -> float:
+    check_features(gen, ref, "kid")
+    n = min(len(gen), len(ref))
+    if subset_size is None:
+        subset_size = min(1000, n)
+    if subset_size > n:
+        raise GenbenchError(f"kid: subset size {subset_size} is larger than the sample count ({len(gen)} samples, "
+                            f"{len(ref)} reference); use --kid-subset-size {n} or fewer")
+    if subset_size < 2:
+        raise GenbenchError("kid: needs at least 2 samples")
+    out = kid_features_to_metric(gen.double(), ref.double(), kid_subsets=subsets, kid_subset_size=subset_size,
+                                 kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+                                 kid_kernel_poly_coef0=1, rng_seed=RNG_SEED, verbose=False)
+    return out["kernel_inception_distance_mean"]
+
+
+def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
+    if len(logits) < splits:
+        raise GenbenchError(f"is: {len(logits)} samples cannot be split {splits} ways")
+    return isc_features_to_metric(logits, splits=splits, shuffle=True, rng_seed=RNG_SEED)["inception_score_mean"]
+
+
+def precision_recall(gen: torch.Tensor, ref: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    check_features(gen, ref, "prc")
+    if min(len(gen), len(ref)) <= k:
+        raise GenbenchError(f"prc: needs more than {k} samples on each side")
+    out = prc_features_to_metric(gen.float(), neighbour_reference(ref).float(), prc_neighborhood=k,
+                                 prc_batch_size=10000, save_cpu_ram=True, verbose=False)
+    return out["precision"], out["recall"]
+
+
+@register_metric
+class InceptionScore(ImageMetric):
+    name = "is"
+    needs_features = ("logits",)
+    outputs = (Output("is", "higher", "Inception Score exp(E KL(p(y|x) || p(y))) of the samples, 10 splits", 0.0, 0.02),)
+
+    def from_features(self, gen, ref):
+        if "logits" not in gen:
+            raise GenbenchError("is: needs class logits, which user-supplied features do not have")
+        return {"is": inception_score(gen["logits"], self.isc_splits)}
+
+
+@register_metric
+class FrechetDistance(ImageMetric):
+    name = "fid"
+    outputs = (Output("fid", "lower", "Fréchet distance between sample and train-split features", 0.0, 0.05),)
+
+    def from_features(self, gen, ref):
+        return {"fid": fid(gen["features"], ref["features"])}
+
+
+@register_metric
+class KernelDistance(ImageMetric):
+    name = "kid"
+    outputs = (Output("kid", "lower", "kernel (MMD², cubic polynomial) distance, mean over 100 subsets", 0.002, 0.1),)
+
+    def from_features(self, gen, ref):
+        return {"kid": kid(gen["features"], ref["features"], self.kid_subset_size)}
+
+
+@register_metric
+class PrecisionRecall(ImageMetric):
+    name = "prc"
+    outputs = (
+        Output("precision", "higher", "fraction of samples inside the real data's 3-NN balls (Kynkäänniemi 2019)", 0.02),
+        Output("recall", "higher", "fraction of real data inside the samples' 3-NN balls", 0.02),
+    )
+
+    def from_features(self, gen, ref):
+        p, r = precision_recall(gen["features"], ref["features"])
+        return {"precision": p, "recall": r}
