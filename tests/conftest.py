@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from genbench.cli.main import main
 
@@ -31,6 +32,19 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+class TensorImages(torch.utils.data.Dataset):
+    """A torch-style dataset over an image tensor, as torch-fidelity's calculate_metrics takes."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i]
 
 
 def read_json(path):

@@ -11,7 +11,18 @@ from genbench.api import bench
 from tests.conftest import REPO
 
 
-def test_interrupted_bench_continues_where_it_stopped(tmp_path, monkeypatch):
+@pytest.fixture
+def mini_baselines(tmp_path):
+    """The committed recipes, with a small suite of the two 2-D mixtures (six runs)."""
+    import shutil
+
+    baselines = tmp_path / "baselines"
+    shutil.copytree(REPO / "baselines", baselines)
+    (baselines / "suites.toml").write_text('[mini]\nrecipes = ["ring8/gmm", "grid25/gmm"]\n')
+    return baselines
+
+
+def test_interrupted_bench_continues_where_it_stopped(tmp_path, monkeypatch, mini_baselines):
     real_fit, calls = genbench.runs.fit, []
 
     def fit_then_crash(*args, **kwargs):
@@ -20,40 +31,39 @@ def test_interrupted_bench_continues_where_it_stopped(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # the 4th run dies mid-training
         return real_fit(*args, **kwargs)
 
+    def bench_mini(runs, lb):
+        return bench("mini", runs=tmp_path / runs, leaderboards=tmp_path / lb, baselines=mini_baselines,
+                     plots=False, quiet=True)
+
     monkeypatch.setattr(genbench.runs, "fit", fit_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        bench("quick", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", plots=False, quiet=True)
+        bench_mini("runs", "lb")
     records = sorted(p.relative_to(tmp_path / "runs").as_posix() for p in (tmp_path / "runs").rglob("record.json"))
     assert records == ["ring8/gmm/seed0/record.json", "ring8/gmm/seed1/record.json", "ring8/gmm/seed2/record.json"]
     assert not (tmp_path / "runs/grid25/gmm/seed0/model.safetensors").exists()  # died before its checkpoint
-    assert not (tmp_path / "lb/quick.csv").exists()
+    assert not (tmp_path / "lb/mini.csv").exists()
 
     monkeypatch.setattr(genbench.runs, "fit", real_fit)
-    resumed = bench("quick", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", plots=False, quiet=True)
-    assert resumed["skipped"] == 3 and resumed["ran"] == 9
+    resumed = bench_mini("runs", "lb")
+    assert resumed["skipped"] == 3 and resumed["ran"] == 3
 
-    clean = bench("quick", runs=tmp_path / "clean", leaderboards=tmp_path / "lb2", plots=False, quiet=True)
-    assert clean["ran"] == 12
-    a, b = pd.read_csv(tmp_path / "lb/quick.csv"), pd.read_csv(tmp_path / "lb2/quick.csv")
+    clean = bench_mini("clean", "lb2")
+    assert clean["ran"] == 6
+    a, b = pd.read_csv(tmp_path / "lb/mini.csv"), pd.read_csv(tmp_path / "lb2/mini.csv")
     cols = [c for c in a.columns if c != "train_time_s"]
     pd.testing.assert_frame_equal(a[cols], b[cols])
 
-    again = bench("quick", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", plots=False, quiet=True)
-    assert again["ran"] == 0 and again["skipped"] == 12
+    again = bench_mini("runs", "lb")
+    assert again["ran"] == 0 and again["skipped"] == 6
 
 
-def test_changed_recipe_is_rerun(tmp_path):
-    import shutil
-
-    baselines = tmp_path / "baselines"
-    shutil.copytree(REPO / "baselines", baselines)
-    (baselines / "suites.toml").write_text('[one]\nrecipes = ["ring8/gmm"]\n')
-    first = bench("one", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=baselines, quiet=True)
-    assert first["ran"] == 3
-    recipe = baselines / "ring8/gmm.toml"
+def test_changed_recipe_is_rerun(tmp_path, mini_baselines):
+    first = bench("mini", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=mini_baselines, quiet=True)
+    assert first["ran"] == 6
+    recipe = mini_baselines / "ring8/gmm.toml"
     recipe.write_text(recipe.read_text().replace("components = 8", "components = 7"))
-    second = bench("one", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=baselines, quiet=True)
-    assert second["ran"] == 3 and second["skipped"] == 0
+    second = bench("mini", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=mini_baselines, quiet=True)
+    assert second["ran"] == 3 and second["skipped"] == 3
 
 
 @pytest.mark.slow

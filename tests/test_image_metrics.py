@@ -12,6 +12,7 @@ from genbench.features import load_extractor
 from genbench.metrics.density_coverage import density_coverage
 from genbench.metrics.fidelity import fid, inception_score, kid, precision_recall
 from genbench.scoring import evaluate
+from tests.conftest import TensorImages
 
 
 @pytest.fixture(scope="module")
@@ -80,21 +81,11 @@ def test_density_coverage_of_identical_sets_and_of_far_samples():
 def test_values_match_a_bare_torch_fidelity_call(digits):
     import torch_fidelity
 
-    class Images(torch.utils.data.Dataset):
-        def __init__(self, x):
-            self.x = x
-
-        def __len__(self):
-            return len(self.x)
-
-        def __getitem__(self, i):
-            return self.x[i]
-
     samples = digits.reference("test")
     ours = evaluate(digits, ["is", "fid", "kid", "prc"], samples=samples, progress=False,
                     options={"kid_subset_size": 300})["metrics"]
     theirs = torch_fidelity.calculate_metrics(
-        input1=Images(samples), input2=Images(digits.reference("train")), feature_extractor="digits-cnn",
+        input1=TensorImages(samples), input2=TensorImages(digits.reference("train")), feature_extractor="digits-cnn",
         cuda=False, save_cpu_ram=True, isc=True, fid=True, kid=True, prc=True, kid_subset_size=300,
         verbose=False, cache=False)
     assert ours["is@digits-cnn"] == pytest.approx(theirs["inception_score_mean"], rel=1e-6)

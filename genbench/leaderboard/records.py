@@ -11,7 +11,7 @@ import pandas as pd
 from genbench.errors import GenbenchError
 
 REQUIRED = ("recipe", "recipe_hash", "seed", "metrics")
-ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds"]
+ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds", "samples"]
 
 
 def read_record(path: Path) -> dict:
@@ -53,7 +53,8 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
             raise GenbenchError(f"recipe {recipe}: seed recorded twice among the records {seeds}")
         row = {"recipe": recipe, "dataset": rs[0].get("dataset", ""), "model": rs[0].get("model", ""),
                "family": rs[0].get("family", ""), "recipe_version": rs[0].get("recipe_version", ""),
-               "recipe_hash": digest, "n_seeds": len(rs), "seeds": " ".join(map(str, seeds))}
+               "recipe_hash": digest, "n_seeds": len(rs), "seeds": " ".join(map(str, seeds)),
+               "samples": rs[0].get("score", {}).get("samples", 0)}
         for k in keys:
             values = [float(r["metrics"][k]) if r["metrics"].get(k) is not None else math.nan
                       for r in rs if k in r["metrics"]]

@@ -26,7 +26,7 @@ def to_csv(frame: pd.DataFrame) -> str:
 def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list[dict],
                 plots: dict[str, str], missing: list[str]) -> str:
     metrics = metric_columns(frame)
-    header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "samples"]
+    header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "plot"]
     lines = [f"# Leaderboard: `{suite}`", ""]
     if description:
         lines += [description, ""]
@@ -40,14 +40,14 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
         cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
         cells += [f"{row['train_time_s']:.2f}", link]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "**Metrics**", ""]
+    lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:
         spec = output_spec(m)
         lines.append(f"- `{m}` ({spec.direction} is better): {spec.description}")
     lines += ["", "**Recipes** (hash of everything that sets the numbers, and version)", ""]
     for row in frame.to_dict("records"):
         lines.append(f"- `{row['recipe']}`: hash `{row['recipe_hash']}`, version {row['recipe_version']}, "
-                     f"seeds {row['seeds']}, device {row['device']}")
+                     f"seeds {row['seeds']}, {row.get('samples', 0)} samples scored per seed, device {row['device']}")
     if missing:
         lines += ["", "**Not yet run**: " + ", ".join(f"`{m}`" for m in missing)]
     versions = {}

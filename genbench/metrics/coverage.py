@@ -56,7 +56,8 @@ class ModeCoverage(Metric):
     name = "coverage"
     n_samples = 2500
     outputs = (
-        Output("modes", "higher", "modes with at least one high-quality sample", 0.25),
+        Output("modes", "higher", "modes with at least one high-quality sample (published, PacGAN Tables 1-2: "
+                                  "GAN 6.3/8 ring, 17.3/25 grid; DCGAN 99/1000 Stacked-MNIST)", 0.25),
         Output("hq_fraction", "higher", "fraction of samples within 3 std of a mode", 0.01),
         Output("reverse_kl", "lower", "KL(high-quality mode histogram || uniform), nats", 0.02),
     )

@@ -3,24 +3,13 @@ with a cold and a warm reference cache, beside a bare torch_fidelity.calculate_m
 same inputs in the same run (the anchor). Compare the rows of group 'image-metrics'."""
 
 import pytest
-import torch
 
 from genbench.data import load_dataset
 from genbench.features import load_extractor
 from genbench.scoring import evaluate
+from tests.conftest import TensorImages
 
 METRICS = ["is", "fid", "kid", "prc"]
-
-
-class Images(torch.utils.data.Dataset):
-    def __init__(self, x):
-        self.x = x
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +29,7 @@ def test_torch_fidelity_anchor(benchmark, digits):
 
     samples, reference = digits.reference("test"), digits.reference("train")
     out = benchmark(lambda: torch_fidelity.calculate_metrics(
-        input1=Images(samples), input2=Images(reference), feature_extractor="digits-cnn", cuda=False,
+        input1=TensorImages(samples), input2=TensorImages(reference), feature_extractor="digits-cnn", cuda=False,
         save_cpu_ram=True, isc=True, fid=True, kid=True, prc=True, kid_subset_size=300, verbose=False, cache=False))
     assert out["frechet_inception_distance"] > 0
 
