@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from genbench import train_state
 from genbench.checkpoint import save_checkpoint
 from genbench.data import load_dataset
 from genbench.env import hardware, resolve_device, seed_everything, versions
@@ -40,7 +41,7 @@ def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
 
 
 def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str | None = None,
-               progress: bool = True) -> dict:
+               progress: bool = True, resume: bool = True) -> dict:
     check_recipe_metrics(recipe)
     dev = resolve_device(device or recipe.device)
     out = run_dir(runs, recipe, seed)
@@ -48,7 +49,9 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     model = build_model(recipe.model, dataset.shape, recipe.model_params).to(dev)
-    train_info = fit(model, dataset, recipe.train, generator, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None, seed=seed,
+                     state_key=f"{recipe.hash}/{seed}/{dev.type}")
     model.eval()
 
     save_checkpoint(model, out / "model.safetensors", {
@@ -80,4 +83,5 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
         "checkpoint": "model.safetensors",
     }
     atomic_write_json(out / "record.json", record)
+    train_state.clear(out)  # the run is complete: nothing left to resume
     return record

@@ -74,3 +74,19 @@ def test_unknown_suite_is_refused():
     with pytest.raises(GenbenchError) as e:
         load_suite("quik")
     assert "did you mean 'quick'" in str(e.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe_id", list_recipes())
+def test_every_recipe_runs_two_steps_end_to_end(tmp_path, recipe_id):
+    """A recipe that cannot train or score fails here, not after an hour of `bench full`."""
+    import dataclasses
+    import math
+
+    from genbench.runs import run_recipe
+
+    recipe = load_recipe(recipe_id)
+    short = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=2, checkpoint_every=1), samples=300)
+    record = run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
+    assert record["train"]["steps"] <= 2 and record["metrics"]
+    assert all(math.isfinite(v) for v in record["metrics"].values())

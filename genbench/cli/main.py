@@ -118,7 +118,8 @@ def cmd_list(args) -> int:
                 print(f"  {name:16s} {doc[0] if doc else ''}")
         elif section == "models":
             for name, cls in MODELS.items():
-                print(f"  {name:12s} {cls.family}{'  (exact log_prob)' if cls.has_log_prob else ''}")
+                kind = "" if not cls.has_log_prob else "  (log_prob: IWAE bound)" if cls.log_prob_is_bound else "  (exact log_prob)"
+                print(f"  {name:12s} {cls.family}{kind}")
         elif section == "metrics":
             for name, cls in METRICS.items():
                 outs = ", ".join(f"{o.key} {o.arrow}" for o in cls.outputs)

@@ -23,6 +23,7 @@ class GenerativeModel(nn.Module):
     name: ClassVar[str] = "?"  # set by `register_model`
     family: ClassVar[str] = "?"
     has_log_prob: ClassVar[bool] = False
+    log_prob_is_bound: ClassVar[bool] = False  # log_prob is a lower bound (VAE: IWAE), not exact
 
     def __init__(self, data_shape: tuple[int, ...], **hparams):
         super().__init__()
@@ -35,6 +36,13 @@ class GenerativeModel(nn.Module):
 
     def configure_training(self, cfg) -> None:
         """Set up optimizers etc. from the recipe's [train] table (a TrainConfig). Default: none."""
+
+    def optimizers(self) -> list:
+        """Optimizers whose state a resumed run must restore (none for EM)."""
+        return []
+
+    def schedulers(self) -> list:
+        return []
 
     def train_step(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         """One update on `batch` (already in model space); returns scalars to log, 'loss' first."""
@@ -72,4 +80,4 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
     return cls(tuple(data_shape), **hparams)
 
 
-from genbench.models import gmm  # noqa: E402,F401
+from genbench.models import ddpm, flow, gan, gmm, made, vae  # noqa: E402,F401

@@ -38,6 +38,12 @@ class NeuralModel(GenerativeModel):
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg))
         self.grad_clip = cfg.grad_clip
 
+    def optimizers(self) -> list:
+        return [self.optimizer]
+
+    def schedulers(self) -> list:
+        return [self.scheduler]
+
     def train_step(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         self.train()
         loss = self.loss(batch, generator)

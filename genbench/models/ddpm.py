@@ -1,0 +1,60 @@
+"""Denoising diffusion probabilistic model (Ho, Jain & Abbeel, 2020), epsilon-prediction.
+
+Forward process: q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I), abar_t = prod_{s<=t} (1 - beta_s),
+with a linear beta schedule. Training ("simple" loss, Algorithm 1):
+    t ~ U{1..T}, eps ~ N(0, I),  L = || eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t) ||^2
+Sampling (Algorithm 2), x_T ~ N(0, I) and for t = T..1:
+    x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps_theta(x_t, t)) / sqrt(alpha_t) + sigma_t z,  sigma_t^2 = beta_t
+Images are modelled in [-1, 1] (x_0 = 2y - 1) as in the paper; samples are mapped back to [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genbench.models import register_model
+from genbench.models.nets import mlp, timestep_embedding
+from genbench.models.neural import NeuralModel
+
+
+@register_model("ddpm")
+class DDPM(NeuralModel):
+    family = "diffusion"
+    has_log_prob = False
+
+    def __init__(self, data_shape, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
+                 hidden: int = 256, layers: int = 3, time_dim: int = 64, images: bool = False):
+        super().__init__(data_shape, timesteps=timesteps, beta_start=beta_start, beta_end=beta_end, hidden=hidden,
+                         layers=layers, time_dim=time_dim, images=images)
+        self.T, self.time_dim, self.images = timesteps, time_dim, images
+        betas = torch.linspace(beta_start, beta_end, timesteps)
+        self.register_buffer("betas", betas)
+        self.register_buffer("alphas", 1 - betas)
+        self.register_buffer("abar", torch.cumprod(1 - betas, 0))
+        self.eps_net = mlp(self.dim + time_dim, hidden, self.dim, layers)
+
+    def eps_theta(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.eps_net(torch.cat([x_t, timestep_embedding(t, self.time_dim)], dim=1))
+
+    def loss(self, batch, generator):
+        x0 = batch.reshape(len(batch), -1)
+        if self.images:
+            x0 = 2 * x0 - 1
+        t = torch.randint(0, self.T, (len(x0),), generator=generator, device=x0.device)
+        eps = torch.randn(x0.shape, generator=generator, device=x0.device)
+        abar = self.abar[t][:, None]
+        x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+        return (eps - self.eps_theta(x_t, t)).pow(2).sum(1).mean()
+
+    @torch.no_grad()
+    def sample(self, n, generator):
+        device = self.betas.device
+        x = torch.randn(n, self.dim, generator=generator, device=device)
+        for t in reversed(range(self.T)):
+            tt = torch.full((n,), t, device=device, dtype=torch.long)
+            mean = (x - self.betas[t] / (1 - self.abar[t]).sqrt() * self.eps_theta(x, tt)) / self.alphas[t].sqrt()
+            noise = torch.randn(x.shape, generator=generator, device=device) if t > 0 else torch.zeros_like(x)
+            x = mean + self.betas[t].sqrt() * noise
+        if self.images:
+            x = (x + 1) / 2
+        return x.reshape(n, *self.data_shape)

@@ -1,0 +1,33 @@
+"""Small building blocks shared by the neural families."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def mlp(d_in: int, hidden: int, d_out: int, layers: int = 2, act=nn.SiLU, dropout: float = 0.0) -> nn.Sequential:
+    """d_in -> hidden (x layers) -> d_out."""
+    mods: list[nn.Module] = []
+    d = d_in
+    for _ in range(layers):
+        mods += [nn.Linear(d, hidden), act()]
+        if dropout > 0:
+            mods.append(nn.Dropout(dropout))
+        d = hidden
+    mods.append(nn.Linear(d, d_out))
+    return nn.Sequential(*mods)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps (Vaswani et al. 2017; as in DDPM)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    return (-0.5 * z * z - 0.5 * math.log(2 * math.pi)).sum(1)
