@@ -53,17 +53,21 @@ def draw_samples(model, n: int, generator: torch.Generator, progress: bool = Tru
 def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
              n_samples: int | None = None, generator: torch.Generator | None = None,
              progress: bool = True) -> dict:
-    """Compute metrics; returns {"metrics": {output: value}, "samples": n, "wall_time_s": ...}."""
+    """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "samples": n, ...}."""
     start = time.perf_counter()
     chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob)
     wanted = max([m.n_samples for m in chosen], default=0)
     if samples is None and model is not None and wanted > 0:
         samples = draw_samples(model, n_samples or wanted, generator or torch.Generator().manual_seed(0), progress)
     values: dict[str, float] = {}
+    info: dict[str, dict[str, str]] = {}
     for metric in tqdm(chosen, desc="scoring", unit="metric", disable=not progress or None, leave=False):
         values.update(metric.compute(samples, dataset, model))
+        if extra := metric.info(samples, dataset, model):
+            info[metric.name] = extra
     return {
         "metrics": values,
+        "info": info,
         "metric_names": [m.name for m in chosen],
         "samples": 0 if samples is None else int(len(samples)),
         "wall_time_s": time.perf_counter() - start,

@@ -2,12 +2,14 @@
 
 Conventions: points are raw float coordinates; images are integers 0..levels-1 stored as
 float32 with shape (N, C, H, W). Models see images dequantized into [0, 1] (see
-`Dataset.continuous`), and their samples come back in that same [0, 1] space.
+`Dataset.continuous`), and their samples come back in that same [0, 1] space. Text is int64
+token ids 0..len(vocab)-1 with shape (N, T): one row is one sequence (see `genbench.data.text`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,13 +24,15 @@ DATASETS: Registry = Registry("dataset")
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    kind: str  # "points" | "image"
+    kind: str  # "points" | "image" | "text"
     train: torch.Tensor
     test: torch.Tensor
     levels: int | None = None  # discrete data: values 0..levels-1 in each dimension
     modes: torch.Tensor | None = None  # known mode centres, shape (K, *shape)
     mode_std: float | None = None
     labels: dict | None = None  # class labels per split, where the data has them
+    vocab: list[str] | None = None  # text: the symbol of each token id
+    log_prob: Callable[[torch.Tensor], torch.Tensor] | None = None  # exact data log-probability, where known
     description: str = ""
     params: dict = field(default_factory=dict)
 
@@ -82,8 +86,10 @@ def check_samples(samples: np.ndarray | torch.Tensor, dataset: Dataset, what: st
     bad = (~torch.isfinite(x)).any(dim=tuple(range(1, x.ndim)))
     if bad.any():
         raise GenbenchError(f"{what} contain NaN or inf in {int(bad.sum())} of {x.shape[0]} rows")
+    if dataset.vocab is not None and ((x != x.round()) | (x < 0) | (x >= len(dataset.vocab))).any():
+        raise GenbenchError(f"{what} must be token ids 0..{len(dataset.vocab) - 1} of {dataset.name!r}'s vocabulary")
     return x
 
 
 # Registration happens on import: one module per dataset.
-from genbench.data import digits, mixtures  # noqa: E402,F401
+from genbench.data import digits, mixtures, oracle, text  # noqa: E402,F401

@@ -1,7 +1,8 @@
 """Metrics: one registry, one protocol.
 
 A metric is a class with a `name`, the `outputs` it reports (each with its direction and its
-default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`.
+default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`; what a number needs beside it to be
+reproduced (a signature, a protocol) comes from `info(...)` and is stored with the run.
 Output keys are unique across all metrics, so a leaderboard column names its metric and its
 direction without ambiguity.
 """
@@ -56,6 +57,10 @@ class Metric:
     def compute(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, float]:
         raise NotImplementedError
 
+    def info(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, str]:
+        """Non-numeric facts that belong with the numbers (e.g. sacrebleu's signature). Default: none."""
+        return {}
+
 
 def register_metric(cls):
     for out in cls.outputs:
@@ -73,4 +78,4 @@ def output_spec(column: str) -> Output:
     return OUTPUTS[key]
 
 
-from genbench.metrics import coverage, likelihood  # noqa: E402,F401
+from genbench.metrics import bleu, coverage, distinct, likelihood, oracle, text_likelihood, translation  # noqa: E402,F401,I001
