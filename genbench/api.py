@@ -59,24 +59,50 @@ def load_samples(path: str | Path) -> np.ndarray:
     return data
 
 
+def score_text(text: str, refs: str | None, json: str | None = None) -> dict:
+    """Corpus BLEU and chrF (sacrebleu) of system outputs against references, one segment per line."""
+    from genbench import env
+    from genbench.io import atomic_write_json
+    from genbench.metrics.translation import CorpusTranslation
+
+    if refs is None:
+        raise GenbenchError("--text needs --refs FILE (the references, one segment per line)")
+    start = time.perf_counter()
+    values, signatures, n = CorpusTranslation.score_files(text, refs)
+    out = {"metrics": values, "metric_names": [CorpusTranslation.name], "info": {CorpusTranslation.name: signatures},
+           "samples": n, "dataset": None, "text": str(text), "refs": str(refs), "versions": env.versions(),
+           "wall_time_s": time.perf_counter() - start}
+    if json is not None:
+        atomic_write_json(json, out)
+    return out
+
+
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
-          seed: int = 0, device: str = "auto", quiet: bool = False) -> dict:
-    """Score a checkpoint (sampled here) or a file of samples against a dataset's test split."""
+          seed: int = 0, device: str = "auto", text: str | None = None, refs: str | None = None,
+          quiet: bool = False) -> dict:
+    """Score a checkpoint (sampled here) or a file of samples against a dataset's test split, or a
+    file of system outputs (--text) against a file of references (--refs)."""
     from genbench import env
     from genbench.checkpoint import load_checkpoint
     from genbench.data import check_samples, load_dataset
     from genbench.io import atomic_write_json
     from genbench.scoring import evaluate
 
-    if (checkpoint is None) == (samples is None):
-        raise GenbenchError("give exactly one of --checkpoint FILE or --samples FILE")
+    if sum(x is not None for x in (checkpoint, samples, text)) != 1:
+        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE or --text FILE")
+    if json is not None and Path(json).is_dir():
+        raise GenbenchError(f"--json {json} is a folder; give a file path")
+    if text is not None or refs is not None:
+        if text is None:
+            raise GenbenchError("--refs goes with --text HYPS (system outputs, one segment per line)")
+        if dataset is not None or metrics is not None:
+            raise GenbenchError("--text is scored against --refs with corpus BLEU and chrF; drop --dataset/--metrics")
+        return score_text(text, refs, json)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
-    if json is not None and Path(json).is_dir():
-        raise GenbenchError(f"--json {json} is a folder; give a file path")
     dev = env.resolve_device(device)
     model, x = None, None
     if checkpoint is not None:
@@ -87,6 +113,9 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         data = load_dataset(ds_name, config.get("dataset_params", {}))
         if tuple(data.shape) != tuple(model.data_shape):
             raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
+        if data.vocab is not None and model.hparams.get("vocab") != data.vocab:
+            raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
+                                f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
         source = {"checkpoint": str(checkpoint)}
     else:
         if dataset is None:
@@ -97,7 +126,8 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     generator = torch.Generator(device=dev).manual_seed(seed)
     result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples, generator=generator,
                       progress=not quiet)
-    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "samples": result["samples"],
+    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
+           "samples": result["samples"],
            "dataset": data.name, **source, "seed": seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
     if json is not None:

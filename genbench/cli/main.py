@@ -16,6 +16,7 @@ EPILOG = """examples:
   genbench train grid25/gmm --seed 1        one run: runs/grid25/gmm/seed1/{model.safetensors,record.json}
   genbench score --checkpoint runs/grid25/gmm/seed1/model.safetensors
   genbench score --samples my.npy --dataset ring8 --json scores.json
+  genbench score --text hyps.txt --refs refs.txt   corpus BLEU and chrF (sacrebleu, with signatures)
   genbench gate --baseline leaderboards/quick.csv --results runs/
 """
 
@@ -52,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
              "Prints a table; --json writes {\"metrics\": {...}, \"samples\": N, \"dataset\": ..., \"versions\": ...}.")
     src = sp.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a genbench .safetensors checkpoint (its .json config beside it)")
-    src.add_argument("--samples", help=".npy or .npz array of samples, shape (N, *data shape); for 2-D data (N, 2)")
+    src.add_argument("--samples", help=".npy or .npz array of samples, shape (N, *data shape); for 2-D data (N, 2); "
+                                       "for text, token ids (N, T)")
+    src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU and chrF against --refs")
+    sp.add_argument("--refs", help="references for --text, UTF-8, one segment per line (same line count)")
     sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
@@ -141,9 +145,12 @@ def cmd_score(args) -> int:
     from genbench.api import score
 
     out = score(checkpoint=args.checkpoint, samples=args.samples, dataset=args.dataset, metrics=args.metrics,
-                json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device, quiet=args.quiet)
-    print(f"{out['dataset']}: {out['samples']} samples")
+                json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device, text=args.text,
+                refs=args.refs, quiet=args.quiet)
+    print(f"{out['dataset']}: {out['samples']} samples" if out["dataset"] else f"{out['text']}: {out['samples']} segments")
     print_scores(out["metrics"])
+    for metric, info in out["info"].items():
+        print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if args.json:
         print(f"wrote {args.json}")
     return 0
