@@ -13,7 +13,7 @@ from genbench.data.oracle import TeacherLSTM
 from genbench.data.text import segments
 from genbench.leaderboard.tradeoff import sweep
 from genbench.metrics import METRICS
-from genbench.metrics.bleu import self_bleus, sentence_bleus
+from genbench.metrics.bleu import self_bleus
 from genbench.metrics.distinct import distinct_n
 from genbench.models import build_model
 from genbench.models.autoregressive import Autoregressive

@@ -24,8 +24,9 @@ from sacrebleu.metrics import BLEU
 from sacrebleu.metrics.helpers import extract_all_word_ngrams
 
 from genbench.data import Dataset
-from genbench.data.text import not_text, segments
-from genbench.metrics import Metric, Output, register_metric
+from genbench.data.text import segments
+from genbench.metrics import Output, register_metric
+from genbench.metrics.text_samples import TextSampleMetric
 
 ORDERS = (2, 3, 4, 5)
 TOKENIZE = "13a"
@@ -88,18 +89,13 @@ def self_bleus(texts: list[str], order: int) -> np.ndarray:
 
 
 @register_metric
-class Bleu(Metric):
-    name = "bleu"
-    n_samples = 1000
+class Bleu(TextSampleMetric):
+    name, prefix, orders = "bleu", "bleu", ORDERS
     outputs = tuple(Output(f"bleu{n}", "higher", f"BLEU-{n} of samples against the held-out rows (quality), 0-100",
                            0.5, 0.02) for n in ORDERS)
 
-    def applies(self, dataset: Dataset) -> str | None:
-        return not_text(dataset)
-
-    def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
-        hyps, refs = segments(samples, reference.vocab), segments(reference.test, reference.vocab)
-        return {f"bleu{n}": float(sentence_bleus(hyps, refs, n).mean()) for n in ORDERS}
+    def per_order(self, texts: list[str], reference: Dataset, n: int) -> float:
+        return sentence_bleus(texts, segments(reference.test, reference.vocab), n).mean()
 
     def info(self, samples, reference: Dataset, model=None) -> dict[str, str]:
         return {"sacrebleu": signature(max(ORDERS), len(reference.test)), "orders": f"{min(ORDERS)}-{max(ORDERS)}",
@@ -107,18 +103,13 @@ class Bleu(Metric):
 
 
 @register_metric
-class SelfBleu(Metric):
-    name = "self-bleu"
-    n_samples = 1000
+class SelfBleu(TextSampleMetric):
+    name, prefix, orders = "self-bleu", "self_bleu", ORDERS
     outputs = tuple(Output(f"self_bleu{n}", "lower", f"Self-BLEU-{n}: each sample against the others (lower is more "
                                                       "diverse), 0-100", 0.5, 0.02) for n in ORDERS)
 
-    def applies(self, dataset: Dataset) -> str | None:
-        return not_text(dataset)
-
-    def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
-        texts = segments(samples, reference.vocab)
-        return {f"self_bleu{n}": float(self_bleus(texts, n).mean()) for n in ORDERS}
+    def per_order(self, texts: list[str], reference: Dataset, n: int) -> float:
+        return self_bleus(texts, n).mean()
 
     def info(self, samples, reference: Dataset, model=None) -> dict[str, str]:
         return {"sacrebleu": signature(max(ORDERS), len(samples) - 1), "orders": f"{min(ORDERS)}-{max(ORDERS)}",

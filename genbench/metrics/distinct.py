@@ -11,8 +11,8 @@ from __future__ import annotations
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from genbench.data import Dataset
-from genbench.data.text import not_text, segments
-from genbench.metrics import Metric, Output, register_metric
+from genbench.metrics import Output, register_metric
+from genbench.metrics.text_samples import TextSampleMetric
 
 ORDERS = (1, 2, 3, 4)
 
@@ -29,15 +29,10 @@ def distinct_n(texts: list[str], n: int) -> float:
 
 
 @register_metric
-class DistinctN(Metric):
-    name = "distinct-n"
-    n_samples = 1000
+class DistinctN(TextSampleMetric):
+    name, prefix, orders = "distinct-n", "distinct", ORDERS
     outputs = tuple(Output(f"distinct{n}", "higher", f"distinct-{n}: unique {n}-grams / all {n}-grams of the "
                                                      "samples (diversity)", 0.005, 0.02) for n in ORDERS)
 
-    def applies(self, dataset: Dataset) -> str | None:
-        return not_text(dataset)
-
-    def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
-        texts = segments(samples, reference.vocab)
-        return {f"distinct{n}": distinct_n(texts, n) for n in ORDERS}
+    def per_order(self, texts: list[str], reference: Dataset, n: int) -> float:
+        return distinct_n(texts, n)
