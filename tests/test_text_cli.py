@@ -140,9 +140,21 @@ def test_vocabulary_mismatch_between_checkpoint_and_dataset(cli, text_checkpoint
     assert not (tmp_path / "o.json").exists()
 
 
-def test_text_samples_must_be_token_ids(cli, tmp_path):
+def test_text_samples_file_is_scored_and_checked(cli, tmp_path):
     import numpy as np
 
+    from genbench.data.text import segments
+    from genbench.metrics.distinct import distinct_n
+
+    ds = load_dataset("oracle")
+    ids = ds.test[:50].numpy()
+    np.save(tmp_path / "ok.npy", ids)
+    code, _, _ = cli("score", "--samples", tmp_path / "ok.npy", "--dataset", "oracle", "--metrics", "distinct-n,self-bleu",
+                     "--json", tmp_path / "s.json")
+    assert code == 0
+    doc = read_json(tmp_path / "s.json")
+    assert doc["metrics"]["distinct2"] == pytest.approx(distinct_n(segments(ds.test[:50], ds.vocab), 2))
+    assert doc["info"]["self-bleu"]["sacrebleu"].startswith("nrefs:49|")
     np.save(tmp_path / "s.npy", np.full((4, 20), 250))
     code, _, err = cli("score", "--samples", tmp_path / "s.npy", "--dataset", "oracle", "--metrics", "distinct-n")
     assert_one_line_error(code, err, "must be token ids 0..199")
