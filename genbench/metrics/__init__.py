@@ -1,8 +1,9 @@
 """Metrics: one registry, one protocol.
 
 A metric is a class with a `name`, the `outputs` it reports (each with its direction and its
-default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`; what a number needs beside it to be
-reproduced (a signature, a protocol) comes from `info(...)` and is stored with the run.
+default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`. What a
+number needs beside it to be reproduced (e.g. sacrebleu's signature) comes from `info(...)` with
+the same arguments, and is stored with the run; leaderboard columns stay numeric.
 Output keys are unique across all metrics, so a leaderboard column names its metric and its
 direction without ambiguity.
 """
