@@ -118,17 +118,37 @@ def score_features(features: str, reference_features: str, metrics: list[str] | 
             raise GenbenchError(f"metric {name!r} cannot be computed from features alone; "
                                 f"choose from {', '.join(FEATURE_METRICS)}")
         values.update({f"{k}@features": v for k, v in metric.from_features({"features": gen}, {"features": ref}).items()})
-    return {"metrics": values, "metric_names": list(metrics or FEATURE_METRICS), "samples": len(gen),
+    return {"metrics": values, "metric_names": list(metrics or FEATURE_METRICS), "info": {}, "dataset": None,
+            "samples": len(gen),
             "reference_samples": len(ref), "features_file": str(features),
             "reference_features_file": str(reference_features)}
+
+
+def score_text(text: str, refs: str | None, json: str | None = None) -> dict:
+    """Corpus BLEU and chrF (sacrebleu) of system outputs against references, one segment per line."""
+    from genbench import env
+    from genbench.io import atomic_write_json
+    from genbench.metrics.translation import CorpusTranslation
+
+    if refs is None:
+        raise GenbenchError("--text needs --refs FILE (the references, one segment per line)")
+    start = time.perf_counter()
+    values, signatures, n = CorpusTranslation.score_files(text, refs)
+    out = {"metrics": values, "metric_names": [CorpusTranslation.name], "info": {CorpusTranslation.name: signatures},
+           "samples": n, "dataset": None, "text": str(text), "refs": str(refs), "versions": env.versions(),
+           "wall_time_s": time.perf_counter() - start}
+    if json is not None:
+        atomic_write_json(json, out)
+    return out
 
 
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
           seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
-          quiet: bool = False) -> dict:
-    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder) or feature arrays.
+          text: str | None = None, refs: str | None = None, quiet: bool = False) -> dict:
+    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), feature arrays, or a file of
+    system outputs (--text) against a file of references (--refs).
 
     Likelihoods use the dataset's test split; image metrics compare with its train split through
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
@@ -139,18 +159,24 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     from genbench.io import atomic_write_json
     from genbench.scoring import evaluate
 
-    if sum(x is not None for x in (checkpoint, samples, features)) != 1:
-        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR or --features FILE")
+    if sum(x is not None for x in (checkpoint, samples, features, text)) != 1:
+        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --features FILE or --text FILE")
     if (features is None) != (reference_features is None):
         raise GenbenchError("--features and --reference-features go together")
+    if json is not None and Path(json).is_dir():
+        raise GenbenchError(f"--json {json} is a folder; give a file path")
+    if text is not None or refs is not None:
+        if text is None:
+            raise GenbenchError("--refs goes with --text HYPS (system outputs, one segment per line)")
+        if dataset is not None or metrics is not None:
+            raise GenbenchError("--text is scored against --refs with corpus BLEU and chrF; drop --dataset/--metrics")
+        return score_text(text, refs, json)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
     if kid_subset_size is not None and kid_subset_size < 2:
         raise GenbenchError(f"--kid-subset-size must be at least 2, got {kid_subset_size}")
-    if json is not None and Path(json).is_dir():
-        raise GenbenchError(f"--json {json} is a folder; give a file path")
     if extractor is not None:
         from genbench.features import EXTRACTORS
 
@@ -171,6 +197,9 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         data = load_dataset(ds_name, config.get("dataset_params", {}))
         if tuple(data.shape) != tuple(model.data_shape):
             raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
+        if data.vocab is not None and model.hparams.get("vocab") != data.vocab:
+            raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
+                                f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
         source = {"checkpoint": str(checkpoint)}
     else:
         if dataset is None:
@@ -181,7 +210,8 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     generator = torch.Generator(device=dev).manual_seed(seed)
     result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples, generator=generator,
                       progress=not quiet, options=options)
-    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "samples": result["samples"],
+    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
+           "samples": result["samples"],
            "dataset": data.name, **source, "seed": seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
     if json is not None:

@@ -48,7 +48,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     started = time.perf_counter()
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
-    model = build_model(recipe.model, dataset.shape, recipe.model_params).to(dev)
+    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
     out.mkdir(parents=True, exist_ok=True)
     train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None, seed=seed,
                      state_key=f"{recipe.hash}/{seed}/{dev.type}")
@@ -72,7 +72,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
         "family": model.family,
         "seed": seed,
         "metrics": scores["metrics"],
-        "score": {"metrics": scores["metric_names"], "samples": scores["samples"],
+        "score": {"metrics": scores["metric_names"], "samples": scores["samples"], "info": scores["info"],
                   "wall_time_s": scores["wall_time_s"]},
         "train": {k: v for k, v in train_info.items()},
         "wall_time_s": time.perf_counter() - started,

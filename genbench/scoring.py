@@ -54,7 +54,7 @@ def draw_samples(model, n: int, generator: torch.Generator, progress: bool = Tru
 def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
              n_samples: int | None = None, generator: torch.Generator | None = None,
              progress: bool = True, options: dict | None = None) -> dict:
-    """Compute metrics; returns {"metrics": {output: value}, "samples": n, "wall_time_s": ...}.
+    """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "samples": n, ...}.
 
     `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size).
     """
@@ -66,10 +66,14 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
         if dataset.kind == "image":
             samples = samples.clamp(0, 1)  # images live in [0,1]; a density's tails do not
     values: dict[str, float] = {}
+    info: dict[str, dict[str, str]] = {}
     for metric in tqdm(chosen, desc="scoring", unit="metric", disable=not progress or None, leave=False):
         values.update(metric.compute(samples, dataset, model))
+        if extra := metric.info(samples, dataset, model):
+            info[metric.name] = extra
     return {
         "metrics": values,
+        "info": info,
         "metric_names": [m.name for m in chosen],
         "samples": 0 if samples is None else int(len(samples)),
         "wall_time_s": time.perf_counter() - start,

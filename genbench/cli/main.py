@@ -16,6 +16,7 @@ EPILOG = """examples:
   genbench train grid25/gmm --seed 1        one run: runs/grid25/gmm/seed1/{model.safetensors,record.json}
   genbench score --checkpoint runs/grid25/gmm/seed1/model.safetensors
   genbench score --samples my.npy --dataset ring8 --json scores.json
+  genbench score --text hyps.txt --refs refs.txt   corpus BLEU and chrF (sacrebleu, with signatures)
   genbench gate --baseline leaderboards/quick.csv --results runs/
 """
 
@@ -53,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = sp.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a genbench .safetensors checkpoint (its .json config beside it)")
     src.add_argument("--samples", help=".npy/.npz array of shape (N, *data shape) ((N, 2) for 2-D data; images "
-                                       "(N,H,W) or (N,C,H,W), uint8 0-255 or float in [0,1]), or a folder of PNGs")
+                                       "(N,H,W) or (N,C,H,W), uint8 0-255 or float in [0,1]; text: token ids (N, T)), "
+                                       "or a folder of PNGs")
     src.add_argument("--features", help="(N, d) .npy/.npz features extracted elsewhere (e.g. CLIP): FID, KID, "
                                         "precision/recall, density/coverage against --reference-features")
+    src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU and chrF against --refs")
+    sp.add_argument("--refs", help="references for --text, UTF-8, one segment per line (same line count)")
     sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
@@ -165,9 +169,16 @@ def cmd_score(args) -> int:
                 json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device,
                 extractor=args.extractor, inception_weights=args.inception_weights,
                 kid_subset_size=args.kid_subset_size, features=args.features,
-                reference_features=args.reference_features, quiet=args.quiet)
-    print(f"{out.get('dataset', 'features')}: {out['samples']} samples")
+                reference_features=args.reference_features, text=args.text, refs=args.refs, quiet=args.quiet)
+    if out.get("dataset"):
+        print(f"{out['dataset']}: {out['samples']} samples")
+    elif out.get("text"):
+        print(f"{out['text']}: {out['samples']} segments")
+    else:
+        print(f"{out['features_file']}: {out['samples']} feature vectors")
     print_scores(out["metrics"])
+    for metric, info in out["info"].items():
+        print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if args.json:
         print(f"wrote {args.json}")
     return 0

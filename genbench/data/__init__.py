@@ -2,12 +2,14 @@
 
 Conventions: points are raw float coordinates; images are integers 0..levels-1 stored as
 float32 with shape (N, C, H, W). Models see images dequantized into [0, 1] (see
-`Dataset.continuous`), and their samples come back in that same [0, 1] space.
+`Dataset.continuous`), and their samples come back in that same [0, 1] space. Text is int64
+token ids 0..len(vocab)-1 with shape (N, T): one row is one sequence (see `genbench.data.text`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +24,7 @@ DATASETS: Registry = Registry("dataset")
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    kind: str  # "points" | "image"
+    kind: str  # "points" | "image" | "text"
     train: torch.Tensor
     test: torch.Tensor
     levels: int | None = None  # discrete data: values 0..levels-1 in each dimension
@@ -32,6 +34,8 @@ class Dataset:
     n_modes: int | None = None  # modes known by label rather than by centre (stacked digits)
     mode_classifier: str | None = None  # feature extractor whose classes name those modes
     extractor: str | None = None  # default feature extractor for image metrics
+    vocab: list[str] | None = None  # text: the symbol of each token id
+    log_prob: Callable[[torch.Tensor], torch.Tensor] | None = None  # exact data log-probability, where known
     description: str = ""
     params: dict = field(default_factory=dict)
 
@@ -92,6 +96,8 @@ def check_samples(samples: np.ndarray | torch.Tensor, dataset: Dataset, what: st
     bad = (~torch.isfinite(x)).any(dim=tuple(range(1, x.ndim)))
     if bad.any():
         raise GenbenchError(f"{what} contain NaN or inf in {int(bad.sum())} of {x.shape[0]} rows")
+    if dataset.vocab is not None and ((x != x.round()) | (x < 0) | (x >= len(dataset.vocab))).any():
+        raise GenbenchError(f"{what} must be token ids 0..{len(dataset.vocab) - 1} of {dataset.name!r}'s vocabulary")
     if dataset.kind == "image":
         if is_uint8:
             return x / 255.0
@@ -103,4 +109,4 @@ def check_samples(samples: np.ndarray | torch.Tensor, dataset: Dataset, what: st
 
 
 # Registration happens on import: one module per dataset.
-from genbench.data import digits, fashion_mnist, mixtures, stacked_digits  # noqa: E402,F401
+from genbench.data import digits, fashion_mnist, mixtures, oracle, stacked_digits, text  # noqa: E402,F401

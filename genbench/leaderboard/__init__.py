@@ -36,6 +36,7 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
     from genbench.data import load_dataset
     from genbench.errors import GenbenchError
     from genbench.leaderboard.plots import write_sample_plot
+    from genbench.leaderboard.tradeoff import write_tradeoff_plot
     from genbench.scoring import draw_samples
 
     info, recipes = load_suite(suite, baselines)
@@ -60,8 +61,12 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
             except GenbenchError:
                 continue
             dataset = load_dataset(recipe.dataset, recipe.dataset_params)
-            samples = draw_samples(model, PLOT_SAMPLES, torch.Generator().manual_seed(0), progress=False)
             rel = f"{suite}/{plot_name(recipe.id)}"
+            if dataset.kind == "text":  # one text sample says little: plot the quality-diversity curve
+                write_tradeoff_plot(out / rel, model, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
+                plot_links[recipe.id] = rel
+                continue
+            samples = draw_samples(model, PLOT_SAMPLES, torch.Generator().manual_seed(0), progress=False)
             write_sample_plot(out / rel, samples, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
             plot_links[recipe.id] = rel
     csv_path, md_path = out / f"{suite}.csv", out / f"{suite}.md"

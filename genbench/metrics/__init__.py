@@ -1,7 +1,9 @@
 """Metrics: one registry, one protocol.
 
 A metric is a class with a `name`, the `outputs` it reports (each with its direction and its
-default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`.
+default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`. What a
+number needs beside it to be reproduced (e.g. sacrebleu's signature) comes from `info(...)` with
+the same arguments, and is stored with the run; leaderboard columns stay numeric.
 Output keys are unique across all metrics, so a leaderboard column names its metric and its
 direction without ambiguity.
 """
@@ -60,6 +62,10 @@ class Metric:
     def compute(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, float]:
         raise NotImplementedError
 
+    def info(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, str]:
+        """Non-numeric facts that belong with the numbers (e.g. sacrebleu's signature). Default: none."""
+        return {}
+
 
 def register_metric(cls):
     for out in cls.outputs:
@@ -86,4 +92,6 @@ def build_metric(name: str, options: dict | None = None) -> Metric:
     return cls(**{k: v for k, v in (options or {}).items() if k in accepted and v is not None})
 
 
-from genbench.metrics import coverage, density_coverage, fidelity, likelihood  # noqa: E402,F401
+from genbench.metrics import (  # noqa: E402,F401,I001
+    bleu, coverage, density_coverage, distinct, fidelity, likelihood, oracle, text_likelihood, translation,
+)

@@ -7,6 +7,7 @@ the family has one, `log_prob`. Nothing outside a model's own file knows which f
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import ClassVar
 
@@ -73,11 +74,15 @@ def register_model(name: str):
     return decorator
 
 
-def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = None) -> GenerativeModel:
+def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = None,
+                vocab: list[str] | None = None) -> GenerativeModel:
+    """A model from its hyper-parameters; a text model also gets the dataset's `vocab`."""
     cls = MODELS.get(name)
     hparams = dict(hparams or {})
+    if vocab is not None and "vocab" in inspect.signature(cls.__init__).parameters:
+        hparams["vocab"] = list(vocab)
     check_params(f"model {name!r}", cls.__init__, hparams, skip=("self", "data_shape"))
     return cls(tuple(data_shape), **hparams)
 
 
-from genbench.models import ddpm, flow, gan, gmm, made, vae  # noqa: E402,F401
+from genbench.models import ddpm, flow, gan, gmm, lstm, made, ngram, transformer, vae  # noqa: E402,F401

@@ -98,7 +98,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     if model["name"] not in MODELS:
         _fail(where, unknown_name_message("model", model["name"], MODELS.names()))
     check_params(f"model {model['name']!r}", MODELS.get(model["name"]).__init__, model_params,
-                 skip=("self", "data_shape"), where=where)
+                 skip=("self", "data_shape", "vocab"), where=where)  # a text model's vocab is the dataset's
 
     train = raw.get("train", {})
     if not isinstance(train, dict):

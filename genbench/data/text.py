@@ -1,0 +1,93 @@
+"""Text data: rows of token ids, a vocabulary to read them, and Tiny Shakespeare by character.
+
+A text dataset holds int64 token ids of shape (N, T); one row is one sequence. Models define a
+distribution over whole rows (an autoregressive model starts every row from a begin-of-sequence
+token), so the log-probability of a row is exact and perplexity is exp(total NLL / tokens).
+
+shakespeare-char: the Tiny Shakespeare corpus (Karpathy's char-rnn `input.txt`, 1,115,394 bytes,
+public domain). Vocabulary: the sorted characters of the whole corpus (65). Split: the first 90%
+of the characters train, the last 10% test, as in nanoGPT. Each split is cut into consecutive,
+non-overlapping windows of `context` characters, and the tail shorter than one window is dropped
+(fewer than `context` characters). "Held-out" means every test window, each scored from its own
+start: the quantity nanoGPT's validation loss estimates from random windows, here computed exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genbench.data import DATASETS, Dataset
+from genbench.data.fetch import Resource, fetch
+from genbench.errors import GenbenchError
+
+_REPO = Path(__file__).resolve().parents[2]
+TINY_SHAKESPEARE = Resource(
+    name="tinyshakespeare.txt",
+    sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+    urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+    search=(str(_REPO.parent / "shared" / "data"), "../shared/data"),  # a checkout's shared data, CI's too
+    subdir="text",
+)
+
+
+def read_utf8(path: str | Path, what: str = "text file") -> str:
+    """The text of a UTF-8 file; an empty file or one that is not UTF-8 is refused."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise GenbenchError(f"{what} {path} does not exist") from None
+    except OSError as e:
+        raise GenbenchError(f"{what} {path} cannot be read ({e.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise GenbenchError(f"{what} {path} is not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    if not text.strip():
+        raise GenbenchError(f"{what} {path} is empty")
+    return text
+
+
+def windows(ids: torch.Tensor, length: int) -> torch.Tensor:
+    """Consecutive non-overlapping windows (N, length) of a 1-D id stream; the short tail is dropped."""
+    n = len(ids) // length
+    return ids[: n * length].reshape(n, length)
+
+
+def decode(ids, vocab: list[str]) -> str:
+    """Token ids to text: characters are concatenated, longer symbols (words) joined by spaces."""
+    sep = "" if all(len(s) == 1 for s in vocab) else " "
+    return sep.join(vocab[int(i)] for i in ids)
+
+
+def segments(rows: torch.Tensor, vocab: list[str]) -> list[str]:
+    """Each row as one line of text with its whitespace collapsed (what BLEU compares)."""
+    return [" ".join(decode(row.tolist(), vocab).split()) for row in rows.long()]
+
+
+@DATASETS.register("shakespeare-char")
+def shakespeare_char(context: int = 128, test_fraction: float = 0.1, path: str | None = None) -> Dataset:
+    """Tiny Shakespeare, character level (65 symbols), first 90% train / last 10% test."""
+    if context < 2:
+        raise GenbenchError(f"dataset 'shakespeare-char': context must be >= 2, got {context}")
+    if not 0 < test_fraction < 1:
+        raise GenbenchError(f"dataset 'shakespeare-char': test_fraction must be in (0, 1), got {test_fraction}")
+    text = read_utf8(fetch(TINY_SHAKESPEARE, path), "corpus")
+    vocab = sorted(set(text))
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = torch.tensor([index[c] for c in text], dtype=torch.int64)
+    cut = round(len(ids) * (1 - test_fraction))
+    train, test = windows(ids[:cut], context), windows(ids[cut:], context)
+    if len(test) == 0:
+        raise GenbenchError(f"dataset 'shakespeare-char': the test split is shorter than one window of {context}")
+    return Dataset(name="shakespeare-char", kind="text", train=train, test=test, vocab=vocab,
+                   description="Tiny Shakespeare by character, first 90% train / last 10% test, "
+                               f"non-overlapping windows of {context}",
+                   params={"context": context, "test_fraction": test_fraction})
+
+
+def not_text(dataset: Dataset) -> str | None:
+    """Why a text metric cannot score `dataset`, or None when it can."""
+    return None if dataset.kind == "text" and dataset.vocab is not None else f"dataset {dataset.name!r} is not text"

@@ -1,0 +1,75 @@
+"""The quality-diversity trade-off of a text model: BLEU against Self-BLEU as the sampling
+temperature sweeps (Caccia et al. 2020, "Language GANs falling short", use the same curve).
+
+Lower temperature sharpens every conditional, so samples get more typical (BLEU up) and more alike
+(Self-BLEU up). One model is a curve, not a point; comparing models at a single temperature can
+rank them either way. Real text from the training split is drawn as a reference point.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from genbench.data import Dataset
+from genbench.data.text import segments
+from genbench.io import atomic_write_bytes
+from genbench.metrics.bleu import self_bleus, sentence_bleus
+from genbench.scoring import draw_samples
+
+TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.2, 1.5)
+SAMPLES = 300
+ORDER = 4
+
+
+def quality_diversity(texts: list[str], references: list[str], order: int = ORDER) -> tuple[float, float]:
+    """(BLEU-n against the references, Self-BLEU-n) of a list of texts."""
+    return float(sentence_bleus(texts, references, order).mean()), float(self_bleus(texts, order).mean())
+
+
+def sweep(model, dataset: Dataset, temperatures=TEMPERATURES, n: int = SAMPLES, order: int = ORDER,
+          seed: int = 0) -> list[dict]:
+    """BLEU-n and Self-BLEU-n of n samples at each temperature (the model's own is restored after)."""
+    refs = segments(dataset.test, dataset.vocab)
+    rows, saved = [], model.temperature
+    try:
+        for t in temperatures:
+            model.temperature = t
+            x = draw_samples(model, n, torch.Generator().manual_seed(seed), progress=False)
+            bleu, self_bleu = quality_diversity(segments(x, dataset.vocab), refs, order)
+            rows.append({"temperature": t, "bleu": bleu, "self_bleu": self_bleu})
+    finally:
+        model.temperature = saved
+    return rows
+
+
+def tradeoff_figure(rows: list[dict], real: tuple[float, float], title: str, order: int = ORDER) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4), dpi=100)
+    xs, ys = [r["self_bleu"] for r in rows], [r["bleu"] for r in rows]
+    ax.plot(xs, ys, "o-", c="#1f77b4", label="samples")
+    for r in rows:
+        ax.annotate(f"T={r['temperature']:g}", (r["self_bleu"], r["bleu"]), fontsize=7, xytext=(4, 2),
+                    textcoords="offset points")
+    ax.plot([real[1]], [real[0]], "*", c="red", ms=10, label="training text")
+    ax.set_xlabel(f"Self-BLEU-{order} (lower = more diverse)")
+    ax.set_ylabel(f"BLEU-{order} vs held-out (higher = better quality)")
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(title, fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_tradeoff_plot(path: Path, model, dataset: Dataset, title: str) -> Path:
+    rows = sweep(model, dataset)
+    train = dataset.train[torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(0))[:SAMPLES]]
+    real = quality_diversity(segments(train, dataset.vocab), segments(dataset.test, dataset.vocab))
+    return atomic_write_bytes(path, tradeoff_figure(rows, real, f"{title}: temperature sweep"))
