@@ -50,7 +50,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
     out.mkdir(parents=True, exist_ok=True)
-    train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None, seed=seed,
+    train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
                      state_key=f"{recipe.hash}/{seed}/{dev.type}")
     model.eval()
 

@@ -34,17 +34,34 @@ class TrainConfig:
         return asdict(self)
 
 
-def batch_indices(n: int, batch_size: int | str, step: int, seed: int) -> torch.Tensor | None:
-    """Rows of step `step` (1-based): None for the full set, else a slice of a shuffled epoch.
+class EpochSampler:
+    """Shuffled epochs of `batch_size` rows, each permutation drawn from the run's generator when
+    the previous epoch is used up (the full set every step when batch_size is "full"). Its state
+    is saved with the training state, so a resumed run sees exactly the batches it would have seen."""
 
-    A pure function of (seed, step), so a resumed run sees exactly the batches it would have seen.
-    """
-    if batch_size == "full" or batch_size >= n:
-        return None
-    per_epoch = n // batch_size
-    epoch, i = divmod(step - 1, per_epoch)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-    return order[i * batch_size:(i + 1) * batch_size]
+    def __init__(self, n: int, batch_size: int | str, generator: torch.Generator):
+        self.full = batch_size == "full" or batch_size >= n
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+        self.order: torch.Tensor | None = None
+        self.position = 0
+
+    def next(self) -> torch.Tensor | None:
+        if self.full:
+            return None
+        if self.order is None or self.position + self.batch_size > self.n:
+            self.order = torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+            self.position = 0
+        idx = self.order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return idx
+
+    def state_dict(self) -> dict:
+        return {"order": self.order if self.order is not None else torch.empty(0, dtype=torch.long),
+                "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.order = state["order"] if len(state["order"]) else None
+        self.position = state["position"]
 
 
 class EMA:
@@ -71,7 +88,7 @@ def model_device(model) -> torch.device:
 
 
 def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, progress: bool = True,
-        state_dir: Path | None = None, seed: int = 0, state_key: str = "") -> dict:
+        state_dir: Path | None = None, state_key: str = "") -> dict:
     """Train `model`; with `state_dir`, save resumable state every `cfg.checkpoint_every` steps and
     resume from the last one found there."""
     from genbench import train_state
@@ -82,6 +99,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     model.initialize(dataset.continuous(x, generator), generator)
     model.configure_training(cfg)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    sampler = EpochSampler(len(x), cfg.batch_size, generator)
     first = 1
     saved = train_state.load(state_dir, state_key) if state_dir is not None else None
     if saved is not None:
@@ -94,14 +112,15 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
         if ema is not None:
             ema.shadow = parts["ema"]
         generator.set_state(parts["rng"])
+        sampler.load_state_dict(parts["sampler"])
         first = step_done + 1
     stats: dict[str, float] = {}
     step = first - 1
     with tqdm(total=cfg.steps, initial=step, desc=f"train {model.name}", unit="step", disable=not progress or None,
               leave=False) as bar:
         for step in range(first, cfg.steps + 1):  # noqa: B007 (read after the loop)
-            idx = batch_indices(len(x), cfg.batch_size, step, seed)
-            batch = x if idx is None else x[idx.to(device)]
+            idx = sampler.next()
+            batch = x if idx is None else x[idx]
             stats = model.train_step(dataset.continuous(batch, generator), generator)
             if ema is not None:
                 ema.update(model)
@@ -111,7 +130,8 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
                 train_state.save(state_dir, step, {
                     "model": model.state_dict(), "optimizers": [o.state_dict() for o in model.optimizers()],
                     "schedulers": [s.state_dict() for s in model.schedulers()],
-                    "ema": ema.shadow if ema is not None else {}, "rng": generator.get_state()}, state_key)
+                    "ema": ema.shadow if ema is not None else {}, "rng": generator.get_state(),
+                    "sampler": sampler.state_dict()}, state_key)
             if model.converged:
                 break
     if ema is not None:
