@@ -50,10 +50,10 @@ def read_utf8(path: str | Path, what: str = "text file") -> str:
     return text
 
 
-def windows(ids: torch.Tensor, length: int) -> torch.Tensor:
-    """Consecutive non-overlapping windows (N, length) of a 1-D id stream; the short tail is dropped."""
-    n = len(ids) // length
-    return ids[: n * length].reshape(n, length)
+def windows(ids: torch.Tensor, length: int, stride: int | None = None) -> torch.Tensor:
+    """Windows (N, length) of a 1-D id stream starting every `stride` ids (default: `length`, so
+    consecutive and non-overlapping); the short tail is dropped. Overlapping windows are a view."""
+    return ids.unfold(0, length, stride or length)
 
 
 def decode(ids, vocab: list[str]) -> str:
@@ -68,10 +68,13 @@ def segments(rows: torch.Tensor, vocab: list[str]) -> list[str]:
 
 
 @DATASETS.register("shakespeare-char")
-def shakespeare_char(context: int = 128, test_fraction: float = 0.1, path: str | None = None) -> Dataset:
+def shakespeare_char(context: int = 128, test_fraction: float = 0.1, path: str | None = None,
+                     train_stride: int | None = None) -> Dataset:
     """Tiny Shakespeare, character level (65 symbols), first 90% train / last 10% test."""
     if context < 2:
         raise GenbenchError(f"dataset 'shakespeare-char': context must be >= 2, got {context}")
+    if train_stride is not None and not 1 <= train_stride <= context:
+        raise GenbenchError(f"dataset 'shakespeare-char': train_stride must be in 1..context, got {train_stride}")
     if not 0 < test_fraction < 1:
         raise GenbenchError(f"dataset 'shakespeare-char': test_fraction must be in (0, 1), got {test_fraction}")
     text = read_utf8(fetch(TINY_SHAKESPEARE, path), "corpus")
@@ -79,13 +82,16 @@ def shakespeare_char(context: int = 128, test_fraction: float = 0.1, path: str |
     index = {c: i for i, c in enumerate(vocab)}
     ids = torch.tensor([index[c] for c in text], dtype=torch.int64)
     cut = round(len(ids) * (1 - test_fraction))
-    train, test = windows(ids[:cut], context), windows(ids[cut:], context)
+    # Overlapping training windows (train_stride < context) show the model many offsets of the text,
+    # as nanoGPT's random crops do; the test windows never overlap, so held-out scores stay exact.
+    train, test = windows(ids[:cut], context, train_stride), windows(ids[cut:], context)
     if len(test) == 0:
         raise GenbenchError(f"dataset 'shakespeare-char': the test split is shorter than one window of {context}")
     return Dataset(name="shakespeare-char", kind="text", train=train, test=test, vocab=vocab,
                    description="Tiny Shakespeare by character, first 90% train / last 10% test, "
                                f"non-overlapping windows of {context}",
-                   params={"context": context, "test_fraction": test_fraction})
+                   params={"context": context, "test_fraction": test_fraction,
+                           **({"train_stride": train_stride} if train_stride is not None else {})})
 
 
 def not_text(dataset: Dataset) -> str | None:
