@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     except GenbenchError as e:
         print(f"genbench: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `genbench list | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("genbench: interrupted; finished runs are kept and `bench` continues from them", file=sys.stderr)
         return 130
