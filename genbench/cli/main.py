@@ -240,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genbench: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `genbench list | head`: the reader left; not an error of ours
-        sys.stderr.close()
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     except KeyboardInterrupt:
         print("genbench: interrupted; finished runs are kept and `bench` continues from them", file=sys.stderr)
