@@ -254,11 +254,12 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
 
 
 def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboards",
-                baselines: str | None = None, plots: bool = True) -> dict:
+                baselines: str | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
     """Rebuild a suite's Markdown and CSV tables from run records alone."""
     from genbench.leaderboard import build_leaderboard
 
-    return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
+    return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots,
+                             allow_empty=allow_empty)
 
 
 def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | None = None,

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
     sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
 
+    sp.add_argument("--allow-empty", action="store_true",
+                    help="with no records at all, write a table that says the suite has not been run")
+
     sp = add("gate", "fail (exit 1) when a metric is worse than the baseline by more than its tolerance",
              "Compare results with a baseline leaderboard CSV, metric by metric in each metric's own direction. "
              "Exit 0: nothing regressed. Exit 1: a table of what regressed. Exit 2: bad input.")
@@ -208,7 +211,7 @@ def cmd_leaderboard(args) -> int:
     from genbench.api import leaderboard
 
     out = leaderboard(args.suite, runs=args.runs, leaderboards=args.leaderboards, baselines=args.baselines,
-                      plots=args.plots)
+                      plots=args.plots, allow_empty=args.allow_empty)
     print(f"leaderboard written to {out['markdown']} and {out['csv']} ({out['rows']} rows from {out['records']} records)")
     for m in out["missing"]:
         print(f"  not yet run: {m}")

@@ -30,7 +30,7 @@ def plot_name(recipe_id: str) -> str:
 
 
 def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "leaderboards",
-                      baselines: str | Path | None = None, plots: bool = True) -> dict:
+                      baselines: str | Path | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
     """Rebuild <out>/<suite>.md and .csv from the records of the suite's current recipes."""
     from genbench.checkpoint import load_checkpoint
     from genbench.data import load_dataset
@@ -46,8 +46,9 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
         if len(found) < len(recipe.seeds):
             missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)")
         records += found
-    if not records:
-        raise GenbenchError(f"no run records for suite {suite!r} under {runs}; run `genbench bench {suite}` first")
+    if not records and not allow_empty:
+        raise GenbenchError(f"no run records for suite {suite!r} under {runs}; run `genbench bench {suite}` first "
+                            "(or pass --allow-empty to write a table that says it has not been run)")
     frame = aggregate(records, metric_order=output_order(recipes))
     out = Path(out)
     plot_links: dict[str, str] = {}

@@ -32,6 +32,8 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
         lines += [description, ""]
     lines += [f"Mean ± sample std over seeds. ↑ higher is better, ↓ lower is better. "
               f"Regenerate with `genbench leaderboard {suite}`; never edit by hand.", ""]
+    if not records:
+        lines += ["**This suite has not been run yet**: no run record exists, so there are no numbers.", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|")
     for row in frame.to_dict("records"):

@@ -25,7 +25,7 @@ from genbench.registry import check_params, unknown_name_message
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score"}
-SCORE_KEYS = {"metrics", "samples"}
+SCORE_KEYS = {"metrics", "samples", "extractor"}
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,15 @@ class Recipe:
     samples: int | None
     seeds: list[int]
     device: str
+    extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
     hash: str = field(default="")
 
     def identity(self) -> dict:
         """What determines a run's numbers, given its seed."""
         return {"version": self.version, "dataset": self.dataset, "dataset_params": self.dataset_params,
                 "model": self.model, "model_params": self.model_params, "train": self.train_params,
-                "metrics": self.metrics, "samples": self.samples}
+                "metrics": self.metrics, "samples": self.samples,
+                **({"extractor": self.extractor} if self.extractor else {})}
 
 
 def baselines_dir(path: str | os.PathLike | None = None) -> Path:
@@ -122,6 +124,12 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
         _fail(where, f"[score] samples must be a positive integer, got {samples!r}")
 
+    extractor = score.get("extractor")
+    if extractor is not None:
+        from genbench.features import EXTRACTORS
+
+        if not isinstance(extractor, str) or extractor not in EXTRACTORS:
+            _fail(where, unknown_name_message("feature extractor", str(extractor), EXTRACTORS.names()))
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         _fail(where, f"'seeds' must be a non-empty list of non-negative integers, got {seeds!r}")
@@ -134,7 +142,8 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
 
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
-                    train=TrainConfig(**train), train_params=dict(train), metrics=metrics, samples=samples, seeds=seeds, device=device)
+                    train=TrainConfig(**train), train_params=dict(train), metrics=metrics, samples=samples, seeds=seeds, device=device,
+                    extractor=extractor)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})
 
@@ -146,7 +155,7 @@ def check_recipe_metrics(recipe: Recipe) -> None:
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     has_log_prob = MODELS.get(recipe.model).has_log_prob
     try:
-        select_metrics(dataset, recipe.metrics, True, has_log_prob)
+        select_metrics(dataset, recipe.metrics, True, has_log_prob, {"extractor": recipe.extractor})
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
 

@@ -1,0 +1,66 @@
+"""The `gpu` recipes are not run in CI, but each runs two steps here on a tiny synthetic stand-in of
+its dataset's shape (CPU, the domain extractor of the same channel count in place of Inception),
+so a recipe that cannot train or score is caught before anyone rents a GPU for it."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+import genbench.recipes
+import genbench.runs
+from genbench.data import Dataset
+from genbench.errors import GenbenchError
+from genbench.recipes import load_recipe, load_suite
+
+SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def stand_in(name: str) -> Dataset:
+    shape = SHAPES[name]
+    g = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (500, *shape), generator=g).float()  # > 384 features of the 3-channel extractor
+    test = torch.randint(0, 256, (200, *shape), generator=g).float()
+    return Dataset(name=name, kind="image", train=train, test=test, levels=256,
+                   extractor="fashion-cnn" if shape[0] == 1 else "digits-cnn-stacked", params={"stand_in": True})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe_id", load_suite("gpu")[0]["recipes"])
+def test_gpu_recipe_runs_two_steps_on_a_stand_in(tmp_path, monkeypatch, recipe_id):
+    recipe = load_recipe(recipe_id)
+    assert recipe.device == "cuda" and recipe.dataset in SHAPES
+    fake = stand_in(recipe.dataset)
+    monkeypatch.setattr(genbench.runs, "load_dataset", lambda name, params=None: fake)
+    monkeypatch.setattr(genbench.recipes, "load_dataset", lambda name, params=None: fake)
+    params = dict(recipe.model_params)
+    if "timesteps" in params:
+        params["timesteps"] = 20  # 1000 denoising passes over 450 samples would only cost time here
+    short = dataclasses.replace(recipe, model_params=params, samples=450, extractor=None,
+                                train=dataclasses.replace(recipe.train, steps=2, batch_size=16, checkpoint_every=1))
+    record = genbench.runs.run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
+    assert record["train"]["steps"] == 2
+    assert any(k.startswith("fid@") for k in record["metrics"])
+    assert all(math.isfinite(v) for v in record["metrics"].values())
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_gpu_datasets_offline_say_what_to_download(tmp_path, monkeypatch, name):
+    from genbench.data import load_dataset
+
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path))
+    with pytest.raises(GenbenchError) as e:
+        load_dataset(name)
+    msg = str(e.value)
+    assert "not found" in msg and "SHA-256" in msg and "https://" in msg and str(tmp_path) in msg
+
+
+def test_cifar_binary_records_parse_without_pickle():
+    from genbench.data.mnist import read_cifar_binary
+
+    record = bytes([7]) + bytes(range(256)) * 12
+    x, y = read_cifar_binary(record * 2, "two records")
+    assert x.shape == (2, 3, 32, 32) and y.tolist() == [7, 7] and x[0, 0, 0, 1] == 1
+    with pytest.raises(GenbenchError, match="not a CIFAR-10 binary batch"):
+        read_cifar_binary(record[:-1], "truncated")
