@@ -20,6 +20,16 @@ BATCH = 4096
 DEQUANT_SEED = 1234  # fixed, so that test NLL does not depend on the run's seed
 
 
+def held_out_log_prob(model, reference: Dataset, batch: int = BATCH) -> float:
+    """Sum of log p over the test split, in model space (one fixed dequantization draw)."""
+    g = torch.Generator().manual_seed(DEQUANT_SEED)
+    total = 0.0
+    with torch.no_grad():
+        for chunk in reference.test.split(batch):
+            total += model.log_prob(reference.continuous(chunk, g)).double().sum().item()
+    return total
+
+
 @register_metric
 class NegativeLogLikelihood(Metric):
     name = "nll"
@@ -29,16 +39,13 @@ class NegativeLogLikelihood(Metric):
         Output("bpd", "lower", "test negative log-likelihood, bits per dimension (discrete data)", 0.002, 0.002),
     )
 
+    def applies(self, dataset: Dataset) -> str | None:
+        return "text is scored by 'perplexity' (nats per token)" if dataset.kind == "text" else None
+
     def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
         if model is None or not model.has_log_prob:
             raise GenbenchError("metric 'nll' needs a model with an exact log_prob (score a --checkpoint)")
-        g = torch.Generator().manual_seed(DEQUANT_SEED)
-        total = 0.0
-        with torch.no_grad():
-            for chunk in reference.test.split(BATCH):
-                x = reference.continuous(chunk, g)
-                total += model.log_prob(x).double().sum().item()
-        nll = -total / len(reference.test)
+        nll = -held_out_log_prob(model, reference) / len(reference.test)
         if not math.isfinite(nll):
             raise GenbenchError("the model assigns zero density to some test points: NLL is infinite")
         out = {"nll": nll}

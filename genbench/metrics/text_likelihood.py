@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from genbench.data import Dataset
 from genbench.data.text import not_text
 from genbench.errors import GenbenchError
 from genbench.metrics import Metric, Output, register_metric
+from genbench.metrics.likelihood import held_out_log_prob
 
 ROWS = 256  # test rows per log_prob call
 
@@ -37,11 +36,7 @@ class Perplexity(Metric):
     def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
         if model is None or not model.has_log_prob:
             raise GenbenchError("metric 'perplexity' needs a model with an exact log_prob (score a --checkpoint)")
-        total = 0.0
-        with torch.no_grad():
-            for rows in reference.test.split(ROWS):
-                total += model.log_prob(rows).double().sum().item()
-        nll = -total / reference.test.numel()
+        nll = -held_out_log_prob(model, reference, ROWS) / reference.test.numel()
         if not math.isfinite(nll):
             raise GenbenchError("the model assigns probability zero to some held-out text (top_k too small?): "
                                 "perplexity is infinite")
