@@ -88,10 +88,9 @@ def load_samples(path: str | Path) -> np.ndarray:
 
 def load_features(path: str | Path, what: str) -> torch.Tensor:
     """(N, d) feature array from .npy/.npz ('features' or the only array), checked."""
-    x = load_samples(path) if Path(path).suffix in SAMPLE_SUFFIXES or not Path(path).exists() else None
-    if x is None:
+    if Path(path).suffix not in SAMPLE_SUFFIXES:
         raise GenbenchError(f"{what} {path} must be a .npy or .npz file")
-    x = torch.as_tensor(np.asarray(x))
+    x = torch.as_tensor(np.asarray(load_samples(path)))
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise GenbenchError(f"{what} {path} has shape {tuple(x.shape)}; expected (N, d) with N, d > 0")
     x = x.double()

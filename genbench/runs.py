@@ -42,12 +42,12 @@ def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
 
 def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str | None = None,
                progress: bool = True, resume: bool = True) -> dict:
-    check_recipe_metrics(recipe)
     dev = resolve_device(device or recipe.device)
     out = run_dir(runs, recipe, seed)
     started = time.perf_counter()
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
+    check_recipe_metrics(recipe, dataset)  # before anything is written
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
     out.mkdir(parents=True, exist_ok=True)
     train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,

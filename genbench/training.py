@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -29,9 +29,6 @@ class TrainConfig:
     schedule: Literal["constant", "cosine"] = "constant"
     ema: float = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
     checkpoint_every: int = 0  # save resumable state every N steps; 0 = never
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class EpochSampler:

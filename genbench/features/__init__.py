@@ -9,7 +9,6 @@ Inception-v3 is used wherever its weights exist on disk.
 
 from __future__ import annotations
 
-import hashlib
 import weakref
 
 import torch
@@ -23,9 +22,8 @@ BATCH = 512
 class Extractor:
     """A loaded extractor: a torch-fidelity FeatureExtractorBase plus what genbench needs to know."""
 
-    def __init__(self, name: str, module, weights_sha256: str, expects_channels: int | None):
+    def __init__(self, name: str, module, weights_sha256: str):
         self.name, self.module, self.weights_sha256 = name, module.eval(), weights_sha256
-        self.expects_channels = expects_channels
 
     @property
     def key(self) -> str:
@@ -65,14 +63,6 @@ def features_of(images: torch.Tensor, extractor: Extractor) -> dict[str, torch.T
     for k in [k for k, (ref, _) in _memo.items() if ref() is None]:
         del _memo[k]
     return feats
-
-
-def tensor_digest(*tensors: torch.Tensor) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
 
 
 from genbench.features import classifier, inception  # noqa: E402,F401

@@ -100,7 +100,7 @@ def _register(name: str, cls: type, dataset: str, channels: int):
     @EXTRACTORS.register(name)
     def load() -> Extractor:
         module = spec(name, ["features", "logits"])
-        return Extractor(name, module, module.meta["sha256"], channels)
+        return Extractor(name, module, module.meta["sha256"])
 
     load.__doc__ = (f"classifier trained on {dataset} by baselines/{dataset}/classifier.toml (offline)"
                     + (", applied to each of the 3 channels: 1000 classes" if channels == 3 else ""))

@@ -65,4 +65,4 @@ def inception(inception_weights: str | None = None) -> Extractor:
     path = find_weights(inception_weights)
     module = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                          feature_extractor_weights_path=str(path))
-    return Extractor("inception-v3-compat", _ToInceptionInput(module), SHA256, None)
+    return Extractor("inception-v3-compat", _ToInceptionInput(module), SHA256)

@@ -148,11 +148,11 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     return Recipe(**{**recipe.__dict__, "hash": digest})
 
 
-def check_recipe_metrics(recipe: Recipe) -> None:
+def check_recipe_metrics(recipe: Recipe, dataset=None) -> None:
     """Refuse metrics that cannot score this recipe's dataset, before any training."""
     from genbench.scoring import select_metrics
 
-    dataset = load_dataset(recipe.dataset, recipe.dataset_params)
+    dataset = dataset if dataset is not None else load_dataset(recipe.dataset, recipe.dataset_params)
     has_log_prob = MODELS.get(recipe.model).has_log_prob
     try:
         select_metrics(dataset, recipe.metrics, True, has_log_prob, {"extractor": recipe.extractor})
