@@ -89,7 +89,7 @@ def test_every_recipe_runs_two_steps_end_to_end(tmp_path, recipe_id):
     from genbench.runs import run_recipe
 
     recipe = load_recipe(recipe_id)
-    short = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=2, checkpoint_every=1), samples=300)
+    short = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=2, checkpoint_every=1), samples=500)
     record = run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
     assert record["train"]["steps"] <= 2 and record["metrics"]
     assert all(math.isfinite(v) for v in record["metrics"].values())

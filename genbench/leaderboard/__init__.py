@@ -50,6 +50,8 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
         raise GenbenchError(f"no run records for suite {suite!r} under {runs}; run `genbench bench {suite}` first "
                             "(or pass --allow-empty to write a table that says it has not been run)")
     frame = aggregate(records, metric_order=output_order(recipes))
+    order = {r.id: i for i, r in enumerate(recipes)}  # the suite's order, so datasets come as listed
+    frame = frame.sort_values("recipe", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     out = Path(out)
     plot_links: dict[str, str] = {}
     if plots:

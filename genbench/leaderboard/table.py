@@ -23,10 +23,24 @@ def to_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.8g", lineterminator="\n")
 
 
+def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) -> list[str]:
+    header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "plot"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
+    for row in frame.to_dict("records"):
+        link = f"[plot]({plots[row['recipe']]})" if row["recipe"] in plots else "–"
+        cells = [f"`{row['recipe']}`", row["model"], str(row["n_seeds"])]
+        cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
+        cells += [f"{row['train_time_s']:.2f}", link]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list[dict],
                 plots: dict[str, str], missing: list[str]) -> str:
+    from genbench.leaderboard.modes import mode_report
+
     metrics = metric_columns(frame)
-    header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "plot"]
     lines = [f"# Leaderboard: `{suite}`", ""]
     if description:
         lines += [description, ""]
@@ -34,14 +48,13 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
               f"Regenerate with `genbench leaderboard {suite}`; never edit by hand.", ""]
     if not records:
         lines += ["**This suite has not been run yet**: no run record exists, so there are no numbers.", ""]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|")
-    for row in frame.to_dict("records"):
-        link = f"[plot]({plots[row['recipe']]})" if row["recipe"] in plots else "–"
-        cells = [f"`{row['recipe']}`", row["model"], str(row["n_seeds"])]
-        cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
-        cells += [f"{row['train_time_s']:.2f}", link]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines += table_lines(frame, metrics, plots)
+    # One table per dataset, with the columns its recipes measured (numbers of different datasets
+    # are never comparable, and a shared table would be mostly empty cells).
+    for dataset, rows in frame.groupby("dataset", sort=False) if len(frame) else []:
+        present = [m for m in metrics if rows[m].notna().any()]
+        lines += [f"## {dataset}", ""] + table_lines(rows, present, plots) + [""]
+    lines += mode_report(records)
     lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:
         spec = output_spec(m)

@@ -70,6 +70,10 @@ class ModeCoverage(Metric):
     def samples_needed(self, dataset: Dataset) -> int:
         return STACKED_SAMPLES if dataset.modes is None else self.n_samples
 
+    def info(self, samples, reference: Dataset, model=None) -> dict[str, int]:
+        # How many modes there are, so a report can say "covered m of K".
+        return {"n_modes": int(reference.n_modes if reference.modes is None else len(reference.modes))}
+
     def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
         if reference.modes is None:
             return classified_modes(samples, reference)

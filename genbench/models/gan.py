@@ -7,8 +7,10 @@ Non-saturating (D outputs a logit, sigma its sigmoid):
 WGAN-GP (D is a critic):
     L_D = E_z D(G(z)) - E_x D(x) + lambda E_xhat (||grad D(xhat)|| - 1)^2,  xhat = u x + (1-u) G(z)
     L_G = -E_z D(G(z))
-The two-player step is this model's own `train_step`: `critic_steps` discriminator updates, then
-one generator update. A GAN has no likelihood.
+The two-player step is this model's own `train_step`: `critic_steps` discriminator updates, each on
+its own slice of the trainer's batch (fresh real data per critic iteration, as in WGAN-GP's
+Algorithm 1, so a recipe's batch_size is critic_steps x m), then one generator update on m fresh
+latents. A GAN has no likelihood.
 """
 
 from __future__ import annotations
@@ -80,12 +82,13 @@ class GAN(NeuralModel):
 
     def train_step(self, batch, generator):
         self.train()
-        real = batch.reshape(len(batch), -1)
-        for _ in range(self.critic_steps):
+        slices = batch.reshape(len(batch), -1).chunk(self.critic_steps)
+        for real in slices:
             fake = self.generate(len(real), generator).reshape(len(real), -1).detach()
             loss_d = self.d_loss(real, fake, generator)
             self._step(self.opt_d, loss_d, list(self.D.parameters()))
-        loss_g = self.g_loss(self.generate(len(real), generator).reshape(len(real), -1))
+        m = len(slices[0])
+        loss_g = self.g_loss(self.generate(m, generator).reshape(m, -1))
         self._step(self.opt_g, loss_g, list(self.G.parameters()))
         for s in self.sched:
             s.step()

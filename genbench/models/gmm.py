@@ -45,16 +45,18 @@ class GaussianMixture(GenerativeModel):
     # -- the model -----------------------------------------------------------------------------
     def _log_gaussians(self, x: torch.Tensor) -> torch.Tensor:
         """log N(x_n | mu_k, Sigma_k) for every n, k: shape (N, K)."""
-        diff = x[:, None, :] - self.mu[None]  # (N, K, D)
         if self.full:
+            diff = x[:, None, :] - self.mu[None]  # (N, K, D)
             L = torch.linalg.cholesky(self.cov)  # Sigma = L L^T
             L_inv = torch.linalg.solve_triangular(L, torch.eye(self.dim, dtype=L.dtype, device=L.device).expand_as(L), upper=False)
             z = torch.einsum("ked,nkd->nke", L_inv, diff)  # whitened residuals L^-1 (x - mu)
             half_log_det = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
-        else:
-            z = diff / self.cov.sqrt()
+            maha = (z * z).sum(-1)
+        else:  # sum_d (x_d - mu_d)^2 / var_d expanded into matrix products: no (N, K, D) tensor
+            prec = 1 / self.cov
+            maha = (x * x) @ prec.T - 2 * x @ (self.mu * prec).T + (self.mu * self.mu * prec).sum(-1)
             half_log_det = 0.5 * torch.log(self.cov).sum(-1)
-        return -0.5 * (self.dim * LOG_2PI + (z * z).sum(-1)) - half_log_det
+        return -0.5 * (self.dim * LOG_2PI + maha) - half_log_det
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(x.shape[0], -1).to(device=self.mu.device, dtype=torch.float64)
@@ -76,12 +78,14 @@ class GaussianMixture(GenerativeModel):
         N_k = r.sum(0) + 10 * torch.finfo(r.dtype).eps  # a dead component keeps a finite mean
         self.log_pi.copy_(torch.log(N_k / N_k.sum()))
         self.mu.copy_(r.T @ x / N_k[:, None])
-        diff = x[:, None, :] - self.mu[None]
         if self.full:
+            diff = x[:, None, :] - self.mu[None]
             S = torch.einsum("nk,nkd,nke->kde", r, diff, diff) / N_k[:, None, None]
             self.cov.copy_(S + self.reg_covar * torch.eye(self.dim, dtype=S.dtype, device=S.device))
         else:
-            self.cov.copy_(torch.einsum("nk,nkd->kd", r, diff * diff) / N_k[:, None] + self.reg_covar)
+            # E_r[(x - mu)^2] = E_r[x^2] - mu^2 (float64 keeps the cancellation harmless)
+            var = (r.T @ (x * x)) / N_k[:, None] - self.mu * self.mu
+            self.cov.copy_(var.clamp_min(0) + self.reg_covar)
 
     @torch.no_grad()
     def initialize(self, data: torch.Tensor, generator: torch.Generator) -> None:
