@@ -29,6 +29,9 @@ class TrainConfig:
     schedule: Literal["constant", "cosine"] = "constant"
     ema: float = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
     checkpoint_every: int = 0  # save resumable state every N steps; 0 = never
+    augment_flip: bool = False  # images: random left-right flips (genbench.augment)
+    augment_shift: int = 0  # images: random shifts of up to N pixels; 0 = off
+    # Batch norm and dropout are model options (they change the network), not trainer options.
 
 
 class EpochSampler:
@@ -89,7 +92,12 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     """Train `model`; with `state_dir`, save resumable state every `cfg.checkpoint_every` steps and
     resume from the last one found there."""
     from genbench import train_state
+    from genbench.augment import augment
+    from genbench.errors import GenbenchError
 
+    augmenting = cfg.augment_flip or cfg.augment_shift > 0
+    if augmenting and dataset.kind != "image":
+        raise GenbenchError(f"augment_flip / augment_shift apply to image datasets; {dataset.name!r} is {dataset.kind}")
     device = model_device(model)
     x = dataset.train.to(device)
     start = time.perf_counter()
@@ -118,6 +126,8 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
         for step in range(first, cfg.steps + 1):  # noqa: B007 (read after the loop)
             idx = sampler.next()
             batch = x if idx is None else x[idx]
+            if augmenting:
+                batch = augment(batch, cfg.augment_flip, cfg.augment_shift, generator)
             stats = model.train_step(dataset.continuous(batch, generator), generator)
             if ema is not None:
                 ema.update(model)

@@ -32,12 +32,15 @@ class GAN(NeuralModel):
 
     def __init__(self, data_shape, loss: Literal["nonsaturating", "wgan-gp"] = "nonsaturating", latent: int = 16,
                  hidden: int = 256, layers: int = 3, critic_steps: int = 1, gp_weight: float = 10.0,
-                 label_smoothing: float = 0.0, images: bool = False, dropout: float = 0.0):
+                 label_smoothing: float = 0.0, images: bool = False, dropout: float = 0.0, batch_norm: bool = False):
         super().__init__(data_shape, loss=loss, latent=latent, hidden=hidden, layers=layers, critic_steps=critic_steps,
-                         gp_weight=gp_weight, label_smoothing=label_smoothing, images=images, dropout=dropout)
+                         gp_weight=gp_weight, label_smoothing=label_smoothing, images=images, dropout=dropout,
+                         batch_norm=batch_norm)
         self.kind, self.latent, self.critic_steps = loss, latent, critic_steps
         self.gp_weight, self.label_smoothing, self.images = gp_weight, label_smoothing, images
-        self.G = mlp(latent, hidden, self.dim, layers)
+        # Batch norm in the generator only, as DCGAN does; a WGAN-GP critic must not have it (the
+        # penalty is per example).
+        self.G = mlp(latent, hidden, self.dim, layers, batch_norm=batch_norm)
         self.D = mlp(self.dim, hidden, 1, layers, act=lambda: torch.nn.LeakyReLU(0.2), dropout=dropout)
 
     def generate(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 
-def mlp(d_in: int, hidden: int, d_out: int, layers: int = 2, act=nn.SiLU, dropout: float = 0.0) -> nn.Sequential:
-    """d_in -> hidden (x layers) -> d_out."""
+def mlp(d_in: int, hidden: int, d_out: int, layers: int = 2, act=nn.SiLU, dropout: float = 0.0,
+        batch_norm: bool = False) -> nn.Sequential:
+    """d_in -> hidden (x layers) -> d_out; batch norm (Ioffe & Szegedy 2015) before each activation."""
     mods: list[nn.Module] = []
     d = d_in
     for _ in range(layers):
-        mods += [nn.Linear(d, hidden), act()]
+        mods += [nn.Linear(d, hidden)] + ([nn.BatchNorm1d(hidden)] if batch_norm else []) + [act()]
         if dropout > 0:
             mods.append(nn.Dropout(dropout))
         d = hidden
