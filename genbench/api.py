@@ -229,13 +229,13 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
           baselines: str | None = None, plots: bool = True, quiet: bool = False) -> dict:
     """Run every recipe x seed of a suite that has no current record, then rebuild its tables."""
     from genbench.leaderboard import build_leaderboard
-    from genbench.recipes import check_recipe_metrics, load_suite
+    from genbench.recipes import check_recipe, load_suite
     from genbench.runs import existing_record, run_recipe
 
     start = time.perf_counter()
     _, recipes = load_suite(suite, baselines)
     for r in recipes:  # refuse a bad suite before any training
-        check_recipe_metrics(r)
+        check_recipe(r)
     todo = [(r, s) for r in recipes for s in r.seeds]
     done = 0
     for i, (r, s) in enumerate(todo, 1):

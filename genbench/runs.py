@@ -20,7 +20,7 @@ from genbench.data import load_dataset
 from genbench.env import hardware, resolve_device, seed_everything, versions
 from genbench.io import atomic_write_json
 from genbench.models import build_model
-from genbench.recipes import Recipe, check_recipe_metrics
+from genbench.recipes import Recipe, check_recipe
 from genbench.scoring import evaluate
 from genbench.training import fit
 
@@ -47,7 +47,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     started = time.perf_counter()
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
-    check_recipe_metrics(recipe, dataset)  # before anything is written
+    check_recipe(recipe, dataset)  # before anything is written
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
     out.mkdir(parents=True, exist_ok=True)
     train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,

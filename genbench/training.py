@@ -11,7 +11,9 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
+from genbench.augment import augment
 from genbench.data import Dataset
+from genbench.errors import GenbenchError
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,18 @@ class TrainConfig:
     augment_flip: bool = False  # images: random left-right flips (genbench.augment)
     augment_shift: int = 0  # images: random shifts of up to N pixels; 0 = off
     # Batch norm and dropout are model options (they change the network), not trainer options.
+
+    @property
+    def augmenting(self) -> bool:
+        return self.augment_flip or self.augment_shift != 0
+
+    def check(self, dataset: Dataset) -> None:
+        """Refuse settings this dataset cannot take (called before a run writes anything)."""
+        if self.augment_shift < 0:
+            raise GenbenchError(f"[train] augment_shift must be >= 0 pixels, got {self.augment_shift}")
+        if self.augmenting and dataset.kind != "image":
+            raise GenbenchError(f"[train] augment_flip / augment_shift apply to image datasets; "
+                                f"{dataset.name!r} is {dataset.kind}")
 
 
 class EpochSampler:
@@ -92,12 +106,8 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     """Train `model`; with `state_dir`, save resumable state every `cfg.checkpoint_every` steps and
     resume from the last one found there."""
     from genbench import train_state
-    from genbench.augment import augment
-    from genbench.errors import GenbenchError
 
-    augmenting = cfg.augment_flip or cfg.augment_shift > 0
-    if augmenting and dataset.kind != "image":
-        raise GenbenchError(f"augment_flip / augment_shift apply to image datasets; {dataset.name!r} is {dataset.kind}")
+    cfg.check(dataset)
     device = model_device(model)
     x = dataset.train.to(device)
     start = time.perf_counter()
@@ -126,7 +136,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
         for step in range(first, cfg.steps + 1):  # noqa: B007 (read after the loop)
             idx = sampler.next()
             batch = x if idx is None else x[idx]
-            if augmenting:
+            if cfg.augmenting:
                 batch = augment(batch, cfg.augment_flip, cfg.augment_shift, generator)
             stats = model.train_step(dataset.continuous(batch, generator), generator)
             if ema is not None:

@@ -9,6 +9,7 @@ from genbench.data import load_dataset
 from genbench.errors import GenbenchError
 from genbench.models import build_model
 from genbench.training import TrainConfig, fit
+from tests.conftest import assert_one_line_error
 
 
 def one_pixel_images(n=64, size=9):
@@ -76,3 +77,15 @@ def test_gan_generator_batch_norm_trains_and_samples_from_running_statistics():
     one = model.sample(1, torch.Generator().manual_seed(1))  # eval mode: a single sample is fine
     many = model.sample(10, torch.Generator().manual_seed(1))
     assert torch.allclose(one[0], many[0], atol=1e-6)  # a sample does not depend on its batch-mates
+
+
+@pytest.mark.parametrize("train, needle", [
+    ("augment_flip = true", "apply to image datasets; 'ring8' is points"),
+    ("augment_shift = -1", "augment_shift must be >= 0"),
+])
+def test_bad_augmentation_in_a_recipe_is_one_line_and_writes_nothing(cli, tmp_path, train, needle):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'version = 1\ndataset = "ring8"\n[model]\nname = "vae"\n[train]\nsteps = 2\n{train}\n')
+    code, _, err = cli("train", bad, "--runs", tmp_path / "runs", "--quiet")
+    assert_one_line_error(code, err, needle)
+    assert not (tmp_path / "runs").exists()

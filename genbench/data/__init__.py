@@ -31,7 +31,7 @@ class Dataset:
     modes: torch.Tensor | None = None  # known mode centres, shape (K, *shape)
     mode_std: float | None = None
     labels: dict | None = None  # class labels per split, where the data has them
-    n_modes: int | None = None  # modes known by label rather than by centre (stacked digits)
+    n_modes: int | None = None  # how many known modes (by centre: len(modes); by label: stacked digits)
     mode_classifier: str | None = None  # feature extractor whose classes name those modes
     extractor: str | None = None  # default feature extractor for image metrics
     vocab: list[str] | None = None  # text: the symbol of each token id

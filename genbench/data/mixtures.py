@@ -22,7 +22,7 @@ def _mixture(name: str, modes: torch.Tensor, std: float, n_train: int, n_test: i
         return modes[k] + std * torch.randn(n, modes.shape[1], generator=g)
 
     train, test = draw(n_train), draw(n_test)
-    return Dataset(name=name, kind="points", train=train, test=test, modes=modes, mode_std=std,
+    return Dataset(name=name, kind="points", train=train, test=test, modes=modes, n_modes=len(modes), mode_std=std,
                    description=description,
                    params={"n_train": n_train, "n_test": n_test, "seed": seed})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 def mode_counts(records: list[dict]) -> dict[str, dict[str, list[tuple[int, int]]]]:
-    """{dataset: {recipe: [(seed, modes covered), ...]}} and each dataset's K, from the records."""
+    """{dataset: {recipe: [(seed, modes covered), ...]}} from the records."""
     out: dict[str, dict[str, list[tuple[int, int]]]] = {}
     for r in sorted(records, key=lambda r: r["seed"]):  # stable: datasets and recipes keep the suite's order
         if "modes" in r["metrics"]:
@@ -28,10 +28,9 @@ def n_modes(records: list[dict], dataset: str) -> int | None:
     from genbench.errors import GenbenchError
 
     try:
-        ds = load_dataset(dataset)
+        return load_dataset(dataset).n_modes
     except GenbenchError:
         return None
-    return int(ds.n_modes if ds.modes is None else len(ds.modes)) if (ds.modes is not None or ds.n_modes) else None
 
 
 def mode_report(records: list[dict]) -> list[str]:

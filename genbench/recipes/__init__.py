@@ -148,13 +148,14 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     return Recipe(**{**recipe.__dict__, "hash": digest})
 
 
-def check_recipe_metrics(recipe: Recipe, dataset=None) -> None:
-    """Refuse metrics that cannot score this recipe's dataset, before any training."""
+def check_recipe(recipe: Recipe, dataset=None) -> None:
+    """Refuse [train] options and metrics this recipe's dataset cannot take, before any training."""
     from genbench.scoring import select_metrics
 
     dataset = dataset if dataset is not None else load_dataset(recipe.dataset, recipe.dataset_params)
     has_log_prob = MODELS.get(recipe.model).has_log_prob
     try:
+        recipe.train.check(dataset)
         select_metrics(dataset, recipe.metrics, True, has_log_prob, {"extractor": recipe.extractor})
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
