@@ -62,13 +62,24 @@ class MADE(NeuralModel):
     def loss(self, batch, generator):
         return -self.log_prob(batch).mean()  # teacher-forced NLL
 
+    def conditional(self, x: torch.Tensor, d: int):
+        """Mixture parameters of p(x_d | x_<d) alone, each (N, K). Sampling needs one coordinate
+        per pass, so only that coordinate's 3K output rows are computed, not all 3KD."""
+        out = self.net[-1]
+        rows = torch.arange(3 * self.K, device=x.device) * self.dim + d  # row (c, k, d) = (cK + k)D + d
+        h = self.net[:-1](x)
+        logit_pi, mu, log_s = nn.functional.linear(h, out.weight[rows] * out.mask[rows], out.bias[rows]).reshape(
+            len(x), 3, self.K).unbind(1)
+        return logit_pi.log_softmax(-1), mu, log_s.clamp(-9, 5)
+
     @torch.no_grad()
     def sample(self, n, generator):
         device = self.net[0].weight.device
         x = torch.zeros(n, self.dim, device=device)
+        i = torch.arange(n, device=device)
         for d in range(self.dim):
-            log_pi, mu, log_s = (p[:, d] for p in self.conditionals(x))
+            log_pi, mu, log_s = self.conditional(x, d)
             k = torch.multinomial(log_pi.exp(), 1, generator=generator).squeeze(1)
             eps = torch.randn(n, generator=generator, device=device)
-            x[:, d] = mu[torch.arange(n), k] + log_s[torch.arange(n), k].exp() * eps
+            x[:, d] = mu[i, k] + log_s[i, k].exp() * eps
         return x.reshape(n, *self.data_shape)
