@@ -14,12 +14,14 @@ from tests.test_text_metrics import Uniform
 
 VOCAB = ["a", "b", "c"]
 TINY = {"ngram": {"order": 3}, "lstm": {"embedding": 4, "hidden": 8, "layers": 2},
-        "transformer": {"layers": 2, "width": 8, "heads": 2}}
+        "transformer": {"layers": 2, "width": 8, "heads": 2},
+        "transformer-rotary": {"layers": 2, "width": 8, "heads": 2, "positions": "rotary", "activation": "relu2"}}
+MODELS = ["ngram", "lstm", "transformer", "transformer-rotary"]
 
 
 def tiny_model(name, T=3, vocab=VOCAB, seed=0, **extra):
     torch.manual_seed(seed)
-    model = build_model(name, (T,), {**TINY[name], **extra}, vocab=vocab)
+    model = build_model(name.split("-")[0], (T,), {**TINY[name], **extra}, vocab=vocab)
     g = torch.Generator().manual_seed(seed)
     data = torch.randint(0, len(vocab), (40, T), generator=g)
     data[:20, 1] = data[:20, 0]  # some structure to learn
@@ -28,7 +30,7 @@ def tiny_model(name, T=3, vocab=VOCAB, seed=0, **extra):
     else:
         with torch.no_grad():  # random weights, scaled up so the conditionals are far from uniform
             for p in model.parameters():
-                p.mul_(8)
+                p.mul_(3 if name == "transformer-rotary" else 8)  # (ReLU^2 squares the scale)
     return model.eval()
 
 
@@ -36,7 +38,7 @@ def all_sequences(V, T):
     return torch.tensor(list(itertools.product(range(V), repeat=T)))
 
 
-@pytest.mark.parametrize("name", ["ngram", "lstm", "transformer"])
+@pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("temperature, top_k", [(1.0, 0), (0.5, 0), (1.7, 2)])
 def test_log_prob_is_a_distribution_over_all_sequences(name, temperature, top_k):
     model = tiny_model(name, temperature=temperature, top_k=top_k)
@@ -48,7 +50,7 @@ def test_log_prob_is_a_distribution_over_all_sequences(name, temperature, top_k)
     assert p.max() < 0.99  # not degenerate
 
 
-@pytest.mark.parametrize("name", ["ngram", "lstm", "transformer"])
+@pytest.mark.parametrize("name", MODELS)
 def test_samples_follow_log_prob(name):
     """Sampling (step by step, KV cache / LSTM state) and log_prob (teacher forcing) are the same model."""
     model = tiny_model(name, T=3, vocab=["x", "y"], temperature=0.8)
@@ -95,7 +97,7 @@ def test_ngram_kneser_ney_by_hand():
     assert torch.allclose(p[1], torch.tensor([p1["a"], p1["b"]], dtype=torch.float64))  # 'b' never a context
 
 
-@pytest.mark.parametrize("name", ["ngram", "lstm", "transformer"])
+@pytest.mark.parametrize("name", MODELS)
 def test_checkpoint_round_trip(name, tmp_path):
     model = tiny_model(name, T=4)
     save_checkpoint(model, tmp_path / "m.safetensors", {"dataset": "none"})
@@ -120,3 +122,15 @@ def test_neural_model_learns_and_is_deterministic():
         assert info["steps"] == 60
     assert results[0] == results[1] != results[2]
     assert results[0] < uniform - 0.2  # learnt something (uniform = ln 8)
+
+
+def test_rotary_attention_scores_depend_only_on_the_distance_between_positions():
+    from genbench.models.transformer import rotate
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, 1, 1, 16, generator=g, dtype=torch.float64)
+    def score(i, j):
+        return (rotate(q, torch.tensor([i])) * rotate(k, torch.tensor([j]))).sum().item()
+    assert score(3, 1) == pytest.approx(score(10, 8), rel=1e-6)
+    assert score(3, 1) == pytest.approx(score(102, 100), rel=1e-6)
+    assert score(3, 1) != pytest.approx(score(3, 2), rel=1e-3)  # but they do depend on the distance
+    assert torch.allclose(rotate(q, torch.tensor([0])), q)  # position 0 is not rotated

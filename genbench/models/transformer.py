@@ -7,6 +7,10 @@
     Attn(u) = concat_heads softmax(Q K^T / sqrt(d_head) + M) V,   M_ij = -inf for j > i (causal)
     MLP(u)  = W_2 GELU(W_1 u),  4x wider inside
 
+Two options from later GPTs: `positions = "rotary"` (RoFormer, Su et al. 2021) drops P and rotates
+each query and key by an angle proportional to its position, so Q_i . K_j depends on i - j only;
+`activation = "relu2"` uses ReLU(.)^2 inside the MLP (Primer, So et al. 2021).
+
 Inputs are BOS, x_1 .. x_{T-1}, so position t sees only tokens before x_t and one forward pass
 gives every conditional (teacher forcing). Sampling keeps each layer's keys and values (a KV cache)
 so that each new token costs one position, not a pass over the whole prefix.
@@ -15,6 +19,7 @@ so that each new token costs one position, not a pass over the whole prefix.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -25,16 +30,32 @@ from genbench.models.autoregressive import Autoregressive
 from genbench.models.neural import NeuralModel
 
 
+def rotate(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """RoPE: rotate pairs (x_i, x_{i+d/2}) of each head by angle t * 10000^(-2i/d), t the position."""
+    half = x.shape[-1] // 2
+    angle = t[:, None].float() * 10000.0 ** (-torch.arange(half, device=x.device) / half)  # (L, d/2)
+    cos, sin = angle.cos(), angle.sin()
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+class ReLU2(nn.Module):
+    def forward(self, x):
+        return torch.relu(x).square()
+
+
 class CausalSelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float):
+    def __init__(self, width: int, heads: int, dropout: float, rotary: bool = False):
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.rotary = heads, dropout, rotary
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
 
-    def forward(self, u: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+    def forward(self, u: torch.Tensor, t: torch.Tensor, cache: list | None = None) -> torch.Tensor:
         N, L, C = u.shape
-        q, k, v = (t.view(N, L, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(u).split(C, dim=2))
+        q, k, v = (x.view(N, L, self.heads, C // self.heads).transpose(1, 2) for x in self.qkv(u).split(C, dim=2))
+        if self.rotary:
+            q, k = rotate(q, t), rotate(k, t)  # cached keys are stored already rotated
         if cache is None:  # all positions at once, masked to the past
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                dropout_p=self.dropout if self.training else 0.0)
@@ -47,29 +68,32 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float):
+    def __init__(self, width: int, heads: int, dropout: float, rotary: bool, activation: str):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.attn = CausalSelfAttention(width, heads, dropout)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.attn = CausalSelfAttention(width, heads, dropout, rotary)
+        act = ReLU2() if activation == "relu2" else nn.GELU()
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), act, nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, z: torch.Tensor, cache: list | None = None) -> torch.Tensor:
-        z = z + self.drop(self.attn(self.ln1(z), cache))
+    def forward(self, z: torch.Tensor, t: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        z = z + self.drop(self.attn(self.ln1(z), t, cache))
         return z + self.drop(self.mlp(self.ln2(z)))
 
 
 @register_model("transformer")
 class CausalTransformer(Autoregressive, NeuralModel):
     def __init__(self, data_shape, vocab: list[str], layers: int = 4, width: int = 192, heads: int = 6,
-                 dropout: float = 0.0, temperature: float = 1.0, top_k: int = 0):
+                 dropout: float = 0.0, positions: Literal["learned", "rotary"] = "learned",
+                 activation: Literal["gelu", "relu2"] = "gelu", temperature: float = 1.0, top_k: int = 0):
         super().__init__(data_shape, vocab, temperature, top_k, layers=layers, width=width, heads=heads,
-                         dropout=dropout)
-        if width % heads:
-            raise ValueError(f"width {width} must be a multiple of heads {heads}")
+                         dropout=dropout, positions=positions, activation=activation)
+        if width % heads or (positions == "rotary" and (width // heads) % 2):
+            raise ValueError(f"width {width} must be a multiple of heads {heads} (of 2 x heads with rotary positions)")
         self.token = nn.Embedding(self.V + 1, width)  # + BOS
-        self.position = nn.Embedding(self.T, width)
-        self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
+        self.position = nn.Embedding(self.T, width) if positions == "learned" else None
+        self.blocks = nn.ModuleList(Block(width, heads, dropout, positions == "rotary", activation)
+                                    for _ in range(layers))
         self.ln = nn.LayerNorm(width)
         self.head = nn.Linear(width, self.V, bias=False)
         self.drop = nn.Dropout(dropout)
@@ -86,9 +110,10 @@ class CausalTransformer(Autoregressive, NeuralModel):
             nn.init.zeros_(m.bias)
 
     def _logits(self, tokens: torch.Tensor, positions: torch.Tensor, caches: list | None = None) -> torch.Tensor:
-        z = self.drop(self.token(tokens) + self.position(positions))
+        z = self.token(tokens) if self.position is None else self.token(tokens) + self.position(positions)
+        z = self.drop(z)
         for i, block in enumerate(self.blocks):
-            z = block(z, None if caches is None else caches[i])
+            z = block(z, positions, None if caches is None else caches[i])
         return self.head(self.ln(z))
 
     def next_logits(self, x: torch.Tensor) -> torch.Tensor:
