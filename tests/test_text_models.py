@@ -134,3 +134,9 @@ def test_rotary_attention_scores_depend_only_on_the_distance_between_positions()
     assert score(3, 1) == pytest.approx(score(102, 100), rel=1e-6)
     assert score(3, 1) != pytest.approx(score(3, 2), rel=1e-3)  # but they do depend on the distance
     assert torch.allclose(rotate(q, torch.tensor([0])), q)  # position 0 is not rotated
+
+
+def test_inconsistent_transformer_shape_is_a_one_line_error():
+    from genbench.errors import GenbenchError
+    with pytest.raises(GenbenchError, match="multiple of heads"):
+        build_model("transformer", (8,), {"width": 6, "heads": 2, "positions": "rotary"}, vocab=VOCAB)

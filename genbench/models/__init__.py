@@ -82,7 +82,10 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
     if vocab is not None and "vocab" in inspect.signature(cls.__init__).parameters:
         hparams["vocab"] = list(vocab)
     check_params(f"model {name!r}", cls.__init__, hparams, skip=("self", "data_shape"))
-    return cls(tuple(data_shape), **hparams)
+    try:
+        return cls(tuple(data_shape), **hparams)
+    except ValueError as e:  # hyper-parameters that are valid one by one but not together
+        raise GenbenchError(f"model {name!r}: {e}") from e
 
 
 from genbench.models import ddpm, flow, gan, gmm, lstm, made, ngram, transformer, vae  # noqa: E402,F401
