@@ -49,7 +49,10 @@ class MADE(NeuralModel):
 
     def conditionals(self, x: torch.Tensor):
         """Mixture parameters of every p(x_d | x_<d), each (N, D, K)."""
-        logit_pi, mu, log_s = self.net(x).reshape(len(x), 3, self.K, self.dim).permute(1, 0, 3, 2)
+        return self._mixture(*self.net(x).reshape(len(x), 3, self.K, self.dim).permute(1, 0, 3, 2))
+
+    @staticmethod
+    def _mixture(logit_pi, mu, log_s):
         return logit_pi.log_softmax(-1), mu, log_s.clamp(-9, 5)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,9 +71,8 @@ class MADE(NeuralModel):
         out = self.net[-1]
         rows = torch.arange(3 * self.K, device=x.device) * self.dim + d  # row (c, k, d) = (cK + k)D + d
         h = self.net[:-1](x)
-        logit_pi, mu, log_s = nn.functional.linear(h, out.weight[rows] * out.mask[rows], out.bias[rows]).reshape(
-            len(x), 3, self.K).unbind(1)
-        return logit_pi.log_softmax(-1), mu, log_s.clamp(-9, 5)
+        raw = nn.functional.linear(h, out.weight[rows] * out.mask[rows], out.bias[rows])
+        return self._mixture(*raw.reshape(len(x), 3, self.K).unbind(1))
 
     @torch.no_grad()
     def sample(self, n, generator):
