@@ -226,29 +226,27 @@ def train_extractor(recipe: str, quiet: bool = False) -> dict:
 
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,
-          baselines: str | None = None, plots: bool = True, quiet: bool = False) -> dict:
-    """Run every recipe x seed of a suite that has no current record, then rebuild its tables."""
+          baselines: str | None = None, plots: bool = True, jobs: int = 1, quiet: bool = False) -> dict:
+    """Run every recipe x seed of a suite that has no current record (in `jobs` worker processes),
+    then rebuild its tables. A run that fails is listed under "failed" and the others go on."""
+    from genbench.bench import run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
-    from genbench.runs import existing_record, run_recipe
 
     start = time.perf_counter()
     _, recipes = load_suite(suite, baselines)
     for r in recipes:  # refuse a bad suite before any training
         check_recipe(r)
-    todo = [(r, s) for r in recipes for s in r.seeds]
-    done = 0
-    for i, (r, s) in enumerate(todo, 1):
-        if existing_record(runs, r, s) is not None:
-            _say(not quiet, f"[{i}/{len(todo)}] {r.id} seed {s}: record exists, skipped")
-            continue
-        t = time.perf_counter()
-        record = run_recipe(r, s, runs=runs, device=device, progress=not quiet)
-        done += 1
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items())
-        _say(not quiet, f"[{i}/{len(todo)}] {r.id} seed {s}: {shown} ({time.perf_counter() - t:.1f}s)")
-    table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
-    table.update({"ran": done, "skipped": len(todo) - done, "wall_time_s": time.perf_counter() - start})
+    outcome = run_all([(r, s) for r in recipes for s in r.seeds], runs, device=device, jobs=jobs,
+                      progress=not quiet)
+    try:
+        table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
+    except GenbenchError:
+        if not outcome.failed:
+            raise
+        table = {"markdown": None, "csv": None}  # every run failed: there is no table to write
+    table.update({"ran": len(outcome.ran), "skipped": len(outcome.skipped), "failed": outcome.failed,
+                  "wall_time_s": time.perf_counter() - start})
     return table
 
 

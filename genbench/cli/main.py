@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override every recipe's device")
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
     sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
+    sp.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                    help="train N runs at once in worker processes, each with cores/N torch threads (default 1). "
+                         "Runs are claimed first, so several benches may share one --runs folder")
 
     sp = add("leaderboard", "rebuild a suite's leaderboard from run records alone")
     sp.add_argument("suite", nargs="?", default="quick", help="suite name (default: quick)")
@@ -200,11 +203,14 @@ def cmd_bench(args) -> int:
     from genbench.api import bench
 
     out = bench(args.suite, runs=args.runs, leaderboards=args.leaderboards, device=args.device,
-                baselines=args.baselines, plots=args.plots, quiet=args.quiet)
+                baselines=args.baselines, plots=args.plots, jobs=args.jobs, quiet=args.quiet)
     print(f"suite {args.suite}: ran {out['ran']}, skipped {out['skipped']} (already recorded), "
-          f"total {out['wall_time_s']:.1f}s")
-    print(f"leaderboard written to {out['markdown']} and {out['csv']}")
-    return 0
+          f"failed {len(out['failed'])}, total {out['wall_time_s']:.1f}s")
+    if out["markdown"] is not None:
+        print(f"leaderboard written to {out['markdown']} and {out['csv']}")
+    for recipe, seed, reason in out["failed"]:
+        print(f"  FAILED {recipe} seed {seed}: {reason}")
+    return 1 if out["failed"] else 0
 
 
 def cmd_leaderboard(args) -> int:
