@@ -9,6 +9,7 @@ traceback kept in its folder as error.txt, and the other runs go on.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
@@ -26,7 +27,8 @@ from genbench.io import atomic_write_text
 from genbench.recipes import Recipe
 from genbench.runs import existing_record, run_dir, run_recipe
 
-POLL_S = 2.0  # how often a run held by another process is looked at again
+POLL_S = 2.0
+ERROR = "error.txt"  # how often a run held by another process is looked at again
 
 
 @dataclass
@@ -48,7 +50,7 @@ def _say(progress: bool, message: str) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
-def _one_run(recipe: Recipe, seed: int, runs, device, progress: bool) -> tuple[str, str]:
+def one_run(recipe: Recipe, seed: int, runs, device, progress: bool) -> tuple[str, str]:
     """('ran', summary) | ('claimed', holder) | ('skipped', '') | ('failed', reason); never raises
     but on an interrupt, so one bad run cannot stop the others."""
     t = time.perf_counter()
@@ -59,11 +61,11 @@ def _one_run(recipe: Recipe, seed: int, runs, device, progress: bool) -> tuple[s
     except Exception as e:  # noqa: BLE001 (reported, with the traceback kept beside the run)
         folder = run_dir(runs, recipe, seed)
         if folder.is_dir():
-            atomic_write_text(folder / "error.txt", traceback.format_exc())
-        reason = str(e) if isinstance(e, GenbenchError) else f"{type(e).__name__}: {e} (traceback in {folder}/error.txt)"
-        return "failed", reason
+            atomic_write_text(folder / ERROR, traceback.format_exc())
+        return "failed", str(e) if isinstance(e, GenbenchError) else f"{type(e).__name__}: {e}"
     if record is None:
         return "skipped", ""
+    (run_dir(runs, recipe, seed) / ERROR).unlink(missing_ok=True)  # an earlier failure's, now mended
     shown = ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items() if v is not None)
     return "ran", f"{shown} ({time.perf_counter() - t:.1f}s)"
 
@@ -74,11 +76,18 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, jobs: int = 1,
-            progress: bool = True) -> Outcome:
-    """Run every (recipe, seed) of `todo` that has no current record."""
+def executor(jobs: int = 1):
+    """How runs are carried out: here (jobs 1) or in `jobs` worker processes. (Ray: bench_ray.)"""
     if jobs < 1:
         raise GenbenchError(f"--jobs must be at least 1, got {jobs}")
+    return serial if jobs == 1 else functools.partial(processes, jobs=jobs)
+
+
+def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, execute=None,
+            progress: bool = True) -> Outcome:
+    """Run every (recipe, seed) of `todo` that has no current record, by `execute` (see `executor`;
+    default: one after another in this process)."""
+    execute = execute or serial
     outcome = Outcome()
     pending = []
     for r, s in todo:
@@ -94,6 +103,8 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, job
             if status == "claimed":
                 return
             if status == "failed":
+                if (run_dir(runs, r, s) / ERROR).is_file():
+                    text += f" (traceback in {run_dir(runs, r, s) / ERROR})"
                 outcome.failed.append((r.id, s, text))
                 _say(progress, f"{r.id} seed {s}: FAILED: {text}")
             elif status == "skipped":
@@ -105,7 +116,7 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, job
             bar.update(1)
 
         while pending:
-            claimed = (_serial if jobs == 1 else _parallel)(pending, runs, device, jobs, progress, note)
+            claimed = execute(pending, runs, device, progress, note)
             if claimed:
                 _say(progress, f"waiting for {len(claimed)} run(s) held by other processes")
                 while all(held(run_dir(runs, r, s)) for r, s in claimed):
@@ -114,17 +125,17 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, job
     return outcome
 
 
-def _serial(pending, runs, device, jobs, progress, note) -> list[tuple[Recipe, int]]:
+def serial(pending, runs, device, progress, note) -> list[tuple[Recipe, int]]:
     claimed = []
     for r, s in pending:
-        status, text = _one_run(r, s, runs, device, progress)
+        status, text = one_run(r, s, runs, device, progress)
         if status == "claimed":
             claimed.append((r, s))
         note(r, s, status, text)
     return claimed
 
 
-def _parallel(pending, runs, device, jobs, progress, note) -> list[tuple[Recipe, int]]:
+def processes(pending, runs, device, progress, note, jobs: int = 2) -> list[tuple[Recipe, int]]:
     threads = max(1, cores() // jobs)
     claimed = []
     # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pools.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genbench import train_state
+from genbench import distributed, train_state
 from genbench.checkpoint import save_checkpoint
 from genbench.claims import claim
 from genbench.data import load_dataset
@@ -52,11 +52,16 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, dataset)  # before anything is written
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
+    distributed.check(model, recipe.train.batch_size, len(dataset.train))
+    state_key = f"{recipe.hash}/{seed}/{dev.type}" + (f"/x{distributed.size()}" if distributed.size() > 1 else "")
+    if distributed.rank() > 0:  # a torchrun helper rank: trains its share, rank 0 writes everything
+        fit(model, dataset, recipe.train, generator, False, state_dir=out if resume else None, state_key=state_key)
+        return None
     with claim(out):
         if not rerun and existing_record(runs, recipe, seed) is not None:
             return None  # another process finished it while this one waited to start
         train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
-                         state_key=f"{recipe.hash}/{seed}/{dev.type}")
+                         state_key=state_key)
         model.eval()
 
         save_checkpoint(model, out / "model.safetensors", {

@@ -113,3 +113,16 @@ def test_bad_jobs_is_refused(cli, tmp_path):
     code, _, err = cli("bench", "quick", "--jobs", "0", "--runs", tmp_path / "runs")
     assert_one_line_error(code, err, "--jobs must be at least 1")
     assert not (tmp_path / "runs").exists()
+
+
+
+def test_ray_not_installed_is_a_clear_error(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    code, _, err = cli("bench", "quick", "--ray", "--runs", tmp_path / "runs")
+    assert_one_line_error(code, err, "pip install 'genbench[ray]'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ray_and_jobs_are_refused_together(cli, tmp_path):
+    code, _, err = cli("bench", "quick", "--ray", "--jobs", "2", "--runs", tmp_path / "runs")
+    assert_one_line_error(code, err, "--ray and --jobs do not go together")
