@@ -141,7 +141,7 @@ def processes(pending, runs, device, progress, note, jobs: int = 2) -> list[tupl
     # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pools.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
-        futures = {pool.submit(_one_run, r, s, runs, device, False): (r, s) for r, s in pending}
+        futures = {pool.submit(one_run, r, s, runs, device, False): (r, s) for r, s in pending}
         try:
             left = set(futures)
             while left:
