@@ -48,7 +48,8 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, dataset)  # before anything is written
-    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
+    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab,
+                        levels=dataset.levels).to(dev)
     out.mkdir(parents=True, exist_ok=True)
     train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
                      state_key=f"{recipe.hash}/{seed}/{dev.type}")
