@@ -142,7 +142,9 @@ class PixelCNN(NeuralModel):
         levels = torch.zeros(n, C, H, W, dtype=torch.long, device=device)
         # Each layer's vertical-stack input; row i - 1 of layer l + 1's is filled while drawing row i.
         v_in = [inp] + [torch.zeros(n, self.hparams["hidden"], H, W, device=device) for layer in self.layers[1:]]
-        reach = sum(layer.r for layer in self.layers)  # columns left of a pixel that can reach it
+        # Columns left of a pixel that can still reach it through the layers from k on: each layer
+        # only computes the window its successors need.
+        reach = [sum(layer.r for layer in self.layers[k:]) for k in range(len(self.layers) + 1)]
         for i in range(H):
             above = []
             for k, layer in enumerate(self.layers):
@@ -154,11 +156,12 @@ class PixelCNN(NeuralModel):
                 if k + 1 < len(self.layers):
                     v_in[k + 1][:, :, i - 1:i] = gate(v_pre)
             for j in range(W):
-                lo = max(0, j - reach)
                 for c in range(C):
+                    lo = max(0, j - reach[0])
                     h = inp[:, :, i:i + 1, lo:j + 1]
-                    for layer, a in zip(self.layers, above, strict=True):
+                    for k, (layer, a) in enumerate(zip(self.layers, above, strict=True)):
                         h = layer.horizontal(h, a[..., lo:j + 1])
+                        lo, h = max(0, j - reach[k + 1]), h[..., max(0, j - reach[k + 1]) - lo:]
                     logits = self.head(h[..., -1:]).reshape(n, L, C)[:, :, c]
                     lv = torch.multinomial(logits.softmax(1), 1, generator=generator).squeeze(1)
                     levels[:, c, i, j] = lv
