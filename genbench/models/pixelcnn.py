@@ -140,8 +140,8 @@ class PixelCNN(NeuralModel):
         device = self.head[-1].weight.device
         inp = torch.zeros(n, C, H, W, device=device)  # scaled levels drawn so far; the masks hide the rest
         levels = torch.zeros(n, C, H, W, dtype=torch.long, device=device)
-        # Each layer's vertical-stack input; row i - 1 of layer l + 1's is filled while drawing row i.
-        v_in = [inp] + [torch.zeros(n, self.hparams["hidden"], H, W, device=device) for layer in self.layers[1:]]
+        # Each layer's vertical-stack input; row i - 1 of layer k + 1's is filled while drawing row i.
+        v_in = [inp] + [torch.zeros(n, self.hparams["hidden"], H, W, device=device) for _ in self.layers[1:]]
         # Columns left of a pixel that can still reach it through the layers from k on: each layer
         # only computes the window its successors need.
         reach = [sum(layer.r for layer in self.layers[k:]) for k in range(len(self.layers) + 1)]
@@ -161,7 +161,8 @@ class PixelCNN(NeuralModel):
                     h = inp[:, :, i:i + 1, lo:j + 1]
                     for k, (layer, a) in enumerate(zip(self.layers, above, strict=True)):
                         h = layer.horizontal(h, a[..., lo:j + 1])
-                        lo, h = max(0, j - reach[k + 1]), h[..., max(0, j - reach[k + 1]) - lo:]
+                        keep = max(0, j - reach[k + 1])
+                        h, lo = h[..., keep - lo:], keep
                     logits = self.head(h[..., -1:]).reshape(n, L, C)[:, :, c]
                     lv = torch.multinomial(logits.softmax(1), 1, generator=generator).squeeze(1)
                     levels[:, c, i, j] = lv
