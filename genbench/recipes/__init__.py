@@ -149,21 +149,21 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
 
 
 def check_recipe(recipe: Recipe, dataset=None) -> None:
-    """Refuse [train] options and metrics this recipe's dataset cannot take, before any training."""
+    """Refuse [train] options, metrics and models this recipe's dataset cannot take, before any training."""
     from genbench.scoring import select_metrics
 
     dataset = dataset if dataset is not None else load_dataset(recipe.dataset, recipe.dataset_params)
     has_log_prob = MODELS.get(recipe.model).has_log_prob
-    for param in takes_from_dataset(recipe.model):
-        if getattr(dataset, param) is None:
-            what = {"vocab": "a vocabulary (text)", "levels": "grey levels (discrete images)"}[param]
-            raise GenbenchError(f"recipe {recipe.path}: model {recipe.model!r} needs a dataset with {what}; "
-                                f"{dataset.name!r} has none")
     try:
         recipe.train.check(dataset)
         select_metrics(dataset, recipe.metrics, True, has_log_prob, {"extractor": recipe.extractor})
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
+    for param in takes_from_dataset(recipe.model):
+        if getattr(dataset, param) is None:
+            what = {"vocab": "a vocabulary (text)", "levels": "grey levels (discrete images)"}[param]
+            raise GenbenchError(f"recipe {recipe.path}: model {recipe.model!r} needs a dataset with {what}; "
+                                f"{dataset.name!r} has none")
 
 
 def list_recipes(baselines: str | os.PathLike | None = None) -> list[str]:
