@@ -51,7 +51,8 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, dataset)  # before anything is written
-    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
+    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab,
+                        levels=dataset.levels).to(dev)
     distributed.check(model, recipe.train.batch_size, len(dataset.train))
     state_key = f"{recipe.hash}/{seed}/{dev.type}" + (f"/x{distributed.size()}" if distributed.size() > 1 else "")
     if distributed.rank() > 0:  # a torchrun helper rank: trains its share, rank 0 writes everything
