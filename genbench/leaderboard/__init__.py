@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from genbench.io import atomic_write_text
+from genbench.leaderboard.published import attach_published
 from genbench.leaderboard.records import aggregate
 from genbench.leaderboard.table import to_csv, to_markdown
 from genbench.recipes import load_suite
@@ -52,6 +53,7 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
     frame = aggregate(records, metric_order=output_order(recipes))
     order = {r.id: i for i, r in enumerate(recipes)}  # the suite's order, so datasets come as listed
     frame = frame.sort_values("recipe", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    frame = attach_published(frame, recipes)
     out = Path(out)
     plot_links: dict[str, str] = {}
     if plots:

@@ -70,10 +70,16 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
     return frame.sort_values("recipe", kind="stable").reset_index(drop=True)
 
 
+# Columns beside the metrics that are not metrics: spreads, and published figures
+# (genbench.leaderboard.published) with their labels.
+NOT_METRIC_SUFFIXES = ("_std", "_published", "_published_se", "_z")
+NOT_METRIC_COLUMNS = {"train_time_s", "device", "published", "protocol"}
+
+
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The metric-mean columns of an aggregated frame, in order."""
-    skip = set(ID_COLUMNS) | {"train_time_s", "device"}
-    return [c for c in frame.columns if c not in skip and not c.endswith("_std")]
+    skip = set(ID_COLUMNS) | NOT_METRIC_COLUMNS
+    return [c for c in frame.columns if c not in skip and not c.endswith(NOT_METRIC_SUFFIXES)]
 
 
 def load_table(path: str | Path) -> pd.DataFrame:

@@ -11,16 +11,35 @@ from genbench.leaderboard.records import metric_columns
 from genbench.metrics import output_spec
 
 
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def cell(mean: float, std: float) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+    if _missing(mean):
         return "–"
-    if std is None or (isinstance(std, float) and math.isnan(std)):
+    if _missing(std):
         return f"{mean:.4f}"
     return f"{mean:.4f} ± {std:.4f}"
 
 
 def to_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+
+
+def published_cell(row: dict, metric: str) -> str:
+    value = row.get(f"{metric}_published")
+    if _missing(value):
+        return ""
+    z = row.get(f"{metric}_z")
+    return f"{value:.4g} ± {row[f'{metric}_published_se']:.2g}" + ("" if _missing(z) else f" (z = {z:+.1f})")
+
+
+def published_line(row: dict, metrics: list[str]) -> str:
+    """The published figures under a measured row, and how far the measurement is from each."""
+    protocol = row.get("protocol")
+    what = row["published"] + (f"; this run: {protocol}" if isinstance(protocol, str) and protocol else "")
+    return "| " + " | ".join(["↳ published", what, ""] + [published_cell(row, m) for m in metrics] + ["", ""]) + " |"
 
 
 def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) -> list[str]:
@@ -33,6 +52,8 @@ def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) 
         cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
         cells += [f"{row['train_time_s']:.2f}", link]
         lines.append("| " + " | ".join(cells) + " |")
+        if not _missing(row.get("published")):
+            lines.append(published_line(row, metrics))
     return lines
 
 
@@ -54,6 +75,11 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
     for dataset, rows in frame.groupby("dataset", sort=False) if len(frame) else []:
         present = [m for m in metrics if rows[m].notna().any()]
         lines += [f"## {dataset}", ""] + table_lines(rows, present, plots) + [""]
+    if "published" in frame.columns and frame["published"].notna().any():
+        lines += ["**↳ published**: the figure a paper reports for the same setting, ± its standard error (a "
+                  "standard deviation over its trials divided by √trials), and z = (measured mean − published) / "
+                  "√(se² + se_published²), se = std / √seeds: |z| above 2 means the measurement and the paper "
+                  "disagree by more than chance. *this run* says how the recipe's protocol relates to the paper's.", ""]
     lines += mode_report(records)
     lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:

@@ -1,5 +1,5 @@
-"""Generative adversarial networks: the non-saturating GAN (Goodfellow et al., 2014) and WGAN-GP
-(Gulrajani et al., 2017), with MLP players.
+"""Generative adversarial networks: the non-saturating GAN (Goodfellow et al., 2014), WGAN-GP
+(Gulrajani et al., 2017) and packing (PacGAN: Lin, Khetan, Fanti & Oh, NeurIPS 2018), with MLP players.
 
 Non-saturating (D outputs a logit, sigma its sigmoid):
     L_D = -E_x log sigma(D(x)) - E_z log(1 - sigma(D(G(z))))     (real target 1 - label_smoothing)
@@ -7,10 +7,17 @@ Non-saturating (D outputs a logit, sigma its sigmoid):
 WGAN-GP (D is a critic):
     L_D = E_z D(G(z)) - E_x D(x) + lambda E_xhat (||grad D(xhat)|| - 1)^2,  xhat = u x + (1-u) G(z)
     L_G = -E_z D(G(z))
+PacGAN-m: D scores m samples at once, concatenated into one input of m x dim numbers, all real or all
+generated (x = [x_1, ..., x_m]); the losses are unchanged. A mode-collapsed G cannot hide in a pack,
+which is what penalises collapse. pack = 1 is the GAN above.
+
 The two-player step is this model's own `train_step`: `critic_steps` discriminator updates, each on
 its own slice of the trainer's batch (fresh real data per critic iteration, as in WGAN-GP's
-Algorithm 1, so a recipe's batch_size is critic_steps x m), then one generator update on m fresh
-latents. A GAN has no likelihood.
+Algorithm 1), then one generator update on fresh latents, as many as one slice has rows. So a
+recipe's batch_size is critic_steps x pack x (D inputs per update); rows of a slice left over after
+packing are dropped. `update = "simultaneous"` instead takes both players' gradients at the same
+weights on the same generated batch before either moves, as PacGAN's code does (ALI's
+`ali_algorithm`: one gradient-descent step on both losses). A GAN has no likelihood.
 """
 
 from __future__ import annotations
@@ -32,26 +39,51 @@ class GAN(NeuralModel):
 
     def __init__(self, data_shape, loss: Literal["nonsaturating", "wgan-gp"] = "nonsaturating", latent: int = 16,
                  hidden: int = 256, layers: int = 3, critic_steps: int = 1, gp_weight: float = 10.0,
-                 label_smoothing: float = 0.0, images: bool = False, dropout: float = 0.0, batch_norm: bool = False):
+                 label_smoothing: float = 0.0, images: bool = False, dropout: float = 0.0, batch_norm: bool = False,
+                 pack: int = 1, g_activation: Literal["silu", "relu"] = "silu",
+                 discriminator: Literal["mlp", "maxout"] = "mlp", d_hidden: int = 0, d_layers: int = 0,
+                 maxout_pieces: int = 5, init_std: float = 0.0,
+                 update: Literal["alternating", "simultaneous"] = "alternating"):
         super().__init__(data_shape, loss=loss, latent=latent, hidden=hidden, layers=layers, critic_steps=critic_steps,
                          gp_weight=gp_weight, label_smoothing=label_smoothing, images=images, dropout=dropout,
-                         batch_norm=batch_norm)
-        self.kind, self.latent, self.critic_steps = loss, latent, critic_steps
+                         batch_norm=batch_norm, pack=pack, g_activation=g_activation, discriminator=discriminator,
+                         d_hidden=d_hidden, d_layers=d_layers, maxout_pieces=maxout_pieces, init_std=init_std,
+                         update=update)
+        if pack < 1 or critic_steps < 1 or maxout_pieces < 1 or d_hidden < 0 or d_layers < 0 or init_std < 0:
+            raise ValueError("pack, critic_steps and maxout_pieces must be >= 1; d_hidden, d_layers and init_std >= 0")
+        if update == "simultaneous" and critic_steps != 1:
+            raise ValueError(f"update 'simultaneous' takes one discriminator step per generator step, "
+                             f"not critic_steps = {critic_steps}")
+        self.kind, self.latent, self.critic_steps, self.pack = loss, latent, critic_steps, pack
         self.gp_weight, self.label_smoothing, self.images = gp_weight, label_smoothing, images
+        self.simultaneous = update == "simultaneous"
         # Batch norm in the generator only, as DCGAN does; a WGAN-GP critic must not have it (the
         # penalty is per example).
-        self.G = mlp(latent, hidden, self.dim, layers, batch_norm=batch_norm)
-        self.D = mlp(self.dim, hidden, 1, layers, act=lambda: torch.nn.LeakyReLU(0.2), dropout=dropout)
+        self.G = mlp(latent, hidden, self.dim, layers, act=torch.nn.ReLU if g_activation == "relu" else torch.nn.SiLU,
+                     batch_norm=batch_norm)
+        self.D = mlp(self.dim * pack, d_hidden or hidden, 1, d_layers or layers, act=lambda: torch.nn.LeakyReLU(0.2),
+                     dropout=dropout, maxout_pieces=maxout_pieces if discriminator == "maxout" else 0)
+        if init_std:  # DCGAN's and PacGAN's N(0, std) weights and zero biases, instead of PyTorch's default
+            for layer in self.modules():
+                if isinstance(layer, torch.nn.Linear):
+                    torch.nn.init.normal_(layer.weight, 0.0, init_std)
+                    torch.nn.init.zeros_(layer.bias)
 
     def generate(self, n: int, generator: torch.Generator) -> torch.Tensor:
         z = torch.randn(n, self.latent, generator=generator, device=self.G[0].weight.device)
         x = self.G(z)
         return torch.sigmoid(x) if self.images else x  # images live in [0,1]
 
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """(k*pack, dim) -> (k, pack*dim): `pack` consecutive rows, all from one source, form one D input."""
+        k = len(x) // self.pack
+        return x[:k * self.pack].reshape(k, self.pack * x.shape[1])
+
     def configure_training(self, cfg) -> None:
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        # AdamW as every other neural family, so `weight_decay` is decoupled decay everywhere.
+        self.opt_d = torch.optim.AdamW(self.D.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        self.opt_g = torch.optim.AdamW(self.G.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
         self.sched = [torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for o in (self.opt_d, self.opt_g)]
         self.grad_clip = cfg.grad_clip
 
@@ -76,23 +108,35 @@ class GAN(NeuralModel):
         d_fake = self.D(fake)
         return F.softplus(-d_fake).mean() if self.kind == "nonsaturating" else -d_fake.mean()
 
-    def _step(self, opt, loss, params):
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-        opt.step()
+    def _update(self, *players) -> None:
+        """(optimizer, loss, parameters) per player: every gradient at the current weights, then the steps."""
+        for opt, loss, params in players:
+            opt.zero_grad(set_to_none=True)
+            loss.backward(inputs=params)
+            if self.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        for opt, _, _ in players:
+            opt.step()
+
+    def _fake(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.generate(n, generator).reshape(n, -1)
 
     def train_step(self, batch, generator):
         self.train()
+        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
         slices = batch.reshape(len(batch), -1).chunk(self.critic_steps)
-        for real in slices:
-            fake = self.generate(len(real), generator).reshape(len(real), -1).detach()
-            loss_d = self.d_loss(real, fake, generator)
-            self._step(self.opt_d, loss_d, list(self.D.parameters()))
-        m = len(slices[0])
-        loss_g = self.g_loss(self.generate(m, generator).reshape(m, -1))
-        self._step(self.opt_g, loss_g, list(self.G.parameters()))
+        if self.simultaneous:
+            fake = self._fake(len(slices[0]), generator)
+            loss_d = self.d_loss(self.packed(slices[0]), self.packed(fake.detach()), generator)
+            loss_g = self.g_loss(self.packed(fake))
+            self._update((self.opt_d, loss_d, d_params), (self.opt_g, loss_g, g_params))
+        else:
+            for real in slices:
+                fake = self._fake(len(real), generator).detach()
+                loss_d = self.d_loss(self.packed(real), self.packed(fake), generator)
+                self._update((self.opt_d, loss_d, d_params))
+            loss_g = self.g_loss(self.packed(self._fake(len(slices[0]), generator)))
+            self._update((self.opt_g, loss_g, g_params))
         for s in self.sched:
             s.step()
         return {"loss": loss_g.item(), "loss_d": loss_d.item()}

@@ -8,13 +8,30 @@ import torch
 from torch import nn
 
 
+class LinearMaxout(nn.Module):
+    """Maxout unit (Goodfellow, Warde-Farley, Mirza, Courville & Bengio, "Maxout Networks", ICML 2013):
+    each output is the max over `pieces` affine maps of the input, h_i = max_j (W x + b)_{i,j}."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(d_in, d_out * pieces)  # rows i*pieces .. i*pieces+pieces-1 are output i's pieces
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).unflatten(-1, (-1, self.pieces)).amax(-1)
+
+
 def mlp(d_in: int, hidden: int, d_out: int, layers: int = 2, act=nn.SiLU, dropout: float = 0.0,
-        batch_norm: bool = False) -> nn.Sequential:
-    """d_in -> hidden (x layers) -> d_out; batch norm (Ioffe & Szegedy 2015) before each activation."""
+        batch_norm: bool = False, maxout_pieces: int = 0) -> nn.Sequential:
+    """d_in -> hidden (x layers) -> d_out; batch norm (Ioffe & Szegedy 2015) before each activation;
+    with `maxout_pieces`, each hidden layer is a LinearMaxout (its own non-linearity) instead."""
     mods: list[nn.Module] = []
     d = d_in
     for _ in range(layers):
-        mods += [nn.Linear(d, hidden)] + ([nn.BatchNorm1d(hidden)] if batch_norm else []) + [act()]
+        if maxout_pieces:
+            mods.append(LinearMaxout(d, hidden, maxout_pieces))
+        else:
+            mods += [nn.Linear(d, hidden)] + ([nn.BatchNorm1d(hidden)] if batch_norm else []) + [act()]
         if dropout > 0:
             mods.append(nn.Dropout(dropout))
         d = hidden

@@ -1,10 +1,11 @@
 """Recipes: declarative, versioned TOML files under baselines/<dataset>/<name>.toml.
 
 A recipe names a dataset, a model with its hyper-parameters, a training budget, the metrics to
-report, the seeds and the device. Loading validates everything against the registries before any
-work starts. The recipe's hash covers what the file declares that sets the numbers (not the seeds,
-the device or the description) and is stamped on every run record and leaderboard row; a change
-of meaning that the file does not show (a new default in code) is marked by bumping `version`.
+report, the seeds and the device, and optionally the published figures it reproduces. Loading
+validates everything against the registries before any work starts. The recipe's hash covers what
+the file declares that sets the numbers (not the seeds, the device, the description or the published
+figures) and is stamped on every run record and leaderboard row; a change of meaning that the file
+does not show (a new default in code) is marked by bumping `version`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from genbench.env import DEVICES
 from genbench.errors import GenbenchError
 from genbench.metrics import METRICS
 from genbench.models import FROM_DATASET, MODELS, takes_from_dataset
+from genbench.recipes.published import Published, parse_published
 from genbench.registry import check_params, unknown_name_message
 from genbench.training import TrainConfig
 
-TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score"}
+TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score", "published"}
 SCORE_KEYS = {"metrics", "samples", "extractor"}
 
 
@@ -45,6 +47,7 @@ class Recipe:
     seeds: list[int]
     device: str
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
+    published: Published | None = None  # the published figures this recipe reproduces (not hashed)
     hash: str = field(default="")
 
     def identity(self) -> dict:
@@ -140,10 +143,15 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     if not isinstance(description, str):
         _fail(where, "'description' must be a string")
 
+    published = None
+    if "published" in raw:
+        outputs = [o.key for m in (metrics or METRICS.names()) for o in METRICS.get(m).outputs]
+        published = parse_published(raw["published"], outputs, where)
+
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
                     train=TrainConfig(**train), train_params=dict(train), metrics=metrics, samples=samples, seeds=seeds, device=device,
-                    extractor=extractor)
+                    extractor=extractor, published=published)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})
 
