@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -60,37 +62,51 @@ def load_png_folder(path: Path) -> np.ndarray:
     return x if x.ndim == 3 else x.transpose(0, 3, 1, 2)
 
 
-def load_samples(path: str | Path) -> np.ndarray:
-    """An array from .npy/.npz (never unpickled), or a folder of PNG images."""
+def load_samples(path: str | Path, what: str = "samples file", name: str = "samples") -> np.ndarray:
+    """An array from .npy/.npz (never unpickled), or a folder of PNG images.
+
+    A .npz gives its array called `name`, or its only array; every member must be a .npy array.
+    """
     path = Path(path)
     if path.is_dir():
         return load_png_folder(path)
     if not path.is_file():
-        raise GenbenchError(f"samples file {path} does not exist")
+        raise GenbenchError(f"{what} {path} does not exist")
     if path.suffix not in SAMPLE_SUFFIXES:
-        raise GenbenchError(f"samples file {path} must be one of {', '.join(SAMPLE_SUFFIXES)}")
+        raise GenbenchError(f"{what} {path} must be one of {', '.join(SAMPLE_SUFFIXES)}")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise GenbenchError(f"samples file {path} cannot be read as {path.suffix} ({e})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            names = list(data.keys())
-            if not names:
-                raise GenbenchError(f"samples file {path} holds no arrays")
-            if len(names) > 1 and "samples" not in names:
-                raise GenbenchError(f"samples file {path} holds several arrays ({', '.join(names)}); name one 'samples'")
-            data = data["samples" if "samples" in names else names[0]]
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                data = npz_member(data, f"{what} {path}", name)
+    # A damaged or hostile file fails inside numpy or zipfile/zlib; with allow_pickle=False an
+    # object array stops at its header, before any pickle runs.
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise GenbenchError(f"{what} {path} cannot be read as {path.suffix} ({e})") from None
     if data.dtype.kind not in "fiub":
-        raise GenbenchError(f"samples file {path} holds dtype {data.dtype}; expected numbers")
+        raise GenbenchError(f"{what} {path} holds dtype {data.dtype}; expected numbers")
     return data
+
+
+def npz_member(npz: np.lib.npyio.NpzFile, where: str, name: str) -> np.ndarray:
+    """The member `name` of an open .npz, or its only member (numpy would hand back raw bytes for
+    a member that is not .npy, so such a member is refused)."""
+    for member in npz.zip.namelist():
+        if not member.endswith(".npy"):
+            raise GenbenchError(f"{where} holds {member}, which is not a .npy array")
+    names = list(npz.files)
+    if not names:
+        raise GenbenchError(f"{where} holds no arrays")
+    if len(names) > 1 and name not in names:
+        raise GenbenchError(f"{where} holds several arrays ({', '.join(names)}); name one {name!r}")
+    return npz[name if name in names else names[0]]
 
 
 def load_features(path: str | Path, what: str) -> torch.Tensor:
     """(N, d) feature array from .npy/.npz ('features' or the only array), checked."""
     if Path(path).suffix not in SAMPLE_SUFFIXES:
         raise GenbenchError(f"{what} {path} must be a .npy or .npz file")
-    x = torch.as_tensor(np.asarray(load_samples(path)))
+    x = torch.as_tensor(np.asarray(load_samples(path, what, "features")))
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise GenbenchError(f"{what} {path} has shape {tuple(x.shape)}; expected (N, d) with N, d > 0")
     x = x.double()
