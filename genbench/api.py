@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from genbench.errors import GenbenchError
+from genbench.io import atomic_write_json, output_file, output_folder
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
 
@@ -32,6 +33,7 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     seed = r.seeds[0] if seed is None else seed
     if seed < 0:
         raise GenbenchError(f"--seed must be >= 0, got {seed}")
+    output_folder(run_dir(runs, r, seed), "--runs")
     record = run_recipe(r, seed, runs=runs, device=device, progress=not quiet)
     record["run_dir"] = str(run_dir(runs, r, seed))
     return record
@@ -142,7 +144,6 @@ def score_features(features: str, reference_features: str, metrics: list[str] | 
 def score_text(text: str, refs: str | None, json: str | None = None) -> dict:
     """Corpus BLEU and chrF (sacrebleu) of system outputs against references, one segment per line."""
     from genbench import env
-    from genbench.io import atomic_write_json
     from genbench.metrics.translation import CorpusTranslation
 
     if refs is None:
@@ -171,15 +172,14 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     from genbench import env
     from genbench.checkpoint import load_checkpoint
     from genbench.data import check_samples, load_dataset
-    from genbench.io import atomic_write_json
     from genbench.scoring import evaluate
 
     if sum(x is not None for x in (checkpoint, samples, features, text)) != 1:
         raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --features FILE or --text FILE")
     if (features is None) != (reference_features is None):
         raise GenbenchError("--features and --reference-features go together")
-    if json is not None and Path(json).is_dir():
-        raise GenbenchError(f"--json {json} is a folder; give a file path")
+    if json is not None:
+        output_file(json, "--json")
     if text is not None or refs is not None:
         if text is None:
             raise GenbenchError("--refs goes with --text HYPS (system outputs, one segment per line)")
@@ -246,13 +246,16 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     """Run every recipe x seed of a suite that has no current record, then rebuild its tables."""
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
-    from genbench.runs import existing_record, run_recipe
+    from genbench.runs import existing_record, run_dir, run_recipe
 
     start = time.perf_counter()
     _, recipes = load_suite(suite, baselines)
-    for r in recipes:  # refuse a bad suite before any training
+    for r in recipes:  # refuse a bad suite, or outputs that cannot be written, before any training
         check_recipe(r)
     todo = [(r, s) for r in recipes for s in r.seeds]
+    for r, s in todo:
+        output_folder(run_dir(runs, r, s), "--runs")
+    output_folder(leaderboards, "--leaderboards")
     done = 0
     for i, (r, s) in enumerate(todo, 1):
         if existing_record(runs, r, s) is not None:
@@ -273,6 +276,7 @@ def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboard
     """Rebuild a suite's Markdown and CSV tables from run records alone."""
     from genbench.leaderboard import build_leaderboard
 
+    output_folder(leaderboards, "--leaderboards")
     return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots,
                              allow_empty=allow_empty)
 
