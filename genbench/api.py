@@ -190,8 +190,11 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
-    if kid_subset_size is not None and kid_subset_size < 2:
-        raise GenbenchError(f"--kid-subset-size must be at least 2, got {kid_subset_size}")
+    if kid_subset_size is not None:
+        from genbench.metrics.fidelity import MIN_ROWS
+
+        if kid_subset_size < MIN_ROWS:
+            raise GenbenchError(f"--kid-subset-size must be at least {MIN_ROWS}, got {kid_subset_size}")
     if extractor is not None:
         from genbench.features import EXTRACTORS
 
