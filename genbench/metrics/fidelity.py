@@ -33,11 +33,12 @@ RNG_SEED = 2020  # torch-fidelity's default, for its subset draws
 MAX_FEATURE = 1e15
 
 # Fewest rows on each side for KID, precision/recall and density/coverage (FID's minimum is its
-# own: more rows than dimensions). Below it small-sample effects swamp the value. KID, an
-# unbiased MMD^2, spreads like 1/m: on two draws of one 64-d Gaussian its standard deviation is
-# 0.14 at 10 rows, 0.018 at 50, and it is negative half the time. The k-NN metrics' balls are few
-# and wide: same-law precision on 12-d Gaussians is 0.87 at 10 rows and 0.81 from 50 on; the
-# expected same-law coverage (Naeem et al. 2020) is 0.989 at 10, 0.973 at 50, 0.969 in the limit.
+# own: more rows than dimensions). Below it small-sample effects swamp the value. KID, an unbiased
+# MMD^2 (so below zero about half the time when the two sets match), spreads like 1/m: on two
+# draws of one 64-d Gaussian its standard deviation is 0.14 at 10 rows, 0.018 at 50. The k-NN
+# metrics' balls are few and wide: same-law precision on 12-d Gaussians is 0.87 at 10 rows and
+# 0.81 from 50 on; the expected same-law coverage (Naeem et al. 2020) is 0.989 at 10, 0.973 at 50,
+# 0.969 in the limit.
 MIN_ROWS = 50
 
 
