@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import sys
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from genbench.errors import GenbenchError
+from genbench.io import atomic_write_json, output_file, output_folder
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
 
@@ -34,6 +37,7 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     seed = r.seeds[0] if seed is None else seed
     if seed < 0:
         raise GenbenchError(f"--seed must be >= 0, got {seed}")
+    output_folder(run_dir(runs, r, seed), "--runs")
     distributed.init(resolve_device(device or r.device))
     try:
         record = run_recipe(r, seed, runs=runs, device=device, progress=not quiet)
@@ -69,37 +73,51 @@ def load_png_folder(path: Path) -> np.ndarray:
     return x if x.ndim == 3 else x.transpose(0, 3, 1, 2)
 
 
-def load_samples(path: str | Path) -> np.ndarray:
-    """An array from .npy/.npz (never unpickled), or a folder of PNG images."""
+def load_samples(path: str | Path, what: str = "samples file", name: str = "samples") -> np.ndarray:
+    """An array from .npy/.npz (never unpickled), or a folder of PNG images.
+
+    A .npz gives its array called `name`, or its only array; every member must be a .npy array.
+    """
     path = Path(path)
     if path.is_dir():
         return load_png_folder(path)
     if not path.is_file():
-        raise GenbenchError(f"samples file {path} does not exist")
+        raise GenbenchError(f"{what} {path} does not exist")
     if path.suffix not in SAMPLE_SUFFIXES:
-        raise GenbenchError(f"samples file {path} must be one of {', '.join(SAMPLE_SUFFIXES)}")
+        raise GenbenchError(f"{what} {path} must be one of {', '.join(SAMPLE_SUFFIXES)}")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise GenbenchError(f"samples file {path} cannot be read as {path.suffix} ({e})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            names = list(data.keys())
-            if not names:
-                raise GenbenchError(f"samples file {path} holds no arrays")
-            if len(names) > 1 and "samples" not in names:
-                raise GenbenchError(f"samples file {path} holds several arrays ({', '.join(names)}); name one 'samples'")
-            data = data["samples" if "samples" in names else names[0]]
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                data = npz_member(data, f"{what} {path}", name)
+    # A damaged or hostile file fails inside numpy or zipfile/zlib; with allow_pickle=False an
+    # object array stops at its header, before any pickle runs.
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise GenbenchError(f"{what} {path} cannot be read as {path.suffix} ({e})") from None
     if data.dtype.kind not in "fiub":
-        raise GenbenchError(f"samples file {path} holds dtype {data.dtype}; expected numbers")
+        raise GenbenchError(f"{what} {path} holds dtype {data.dtype}; expected numbers")
     return data
+
+
+def npz_member(npz: np.lib.npyio.NpzFile, where: str, name: str) -> np.ndarray:
+    """The member `name` of an open .npz, or its only member (numpy would hand back raw bytes for
+    a member that is not .npy, so such a member is refused)."""
+    for member in npz.zip.namelist():
+        if not member.endswith(".npy"):
+            raise GenbenchError(f"{where} holds {member}, which is not a .npy array")
+    names = list(npz.files)
+    if not names:
+        raise GenbenchError(f"{where} holds no arrays")
+    if len(names) > 1 and name not in names:
+        raise GenbenchError(f"{where} holds several arrays ({', '.join(names)}); name one {name!r}")
+    return npz[name if name in names else names[0]]
 
 
 def load_features(path: str | Path, what: str) -> torch.Tensor:
     """(N, d) feature array from .npy/.npz ('features' or the only array), checked."""
     if Path(path).suffix not in SAMPLE_SUFFIXES:
         raise GenbenchError(f"{what} {path} must be a .npy or .npz file")
-    x = torch.as_tensor(np.asarray(load_samples(path)))
+    x = torch.as_tensor(np.asarray(load_samples(path, what, "features")))
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise GenbenchError(f"{what} {path} has shape {tuple(x.shape)}; expected (N, d) with N, d > 0")
     x = x.double()
@@ -135,7 +153,6 @@ def score_features(features: str, reference_features: str, metrics: list[str] | 
 def score_text(text: str, refs: str | None, json: str | None = None) -> dict:
     """Corpus BLEU and chrF (sacrebleu) of system outputs against references, one segment per line."""
     from genbench import env
-    from genbench.io import atomic_write_json
     from genbench.metrics.translation import CorpusTranslation
 
     if refs is None:
@@ -164,15 +181,14 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     from genbench import env
     from genbench.checkpoint import load_checkpoint
     from genbench.data import check_samples, load_dataset
-    from genbench.io import atomic_write_json
     from genbench.scoring import evaluate
 
     if sum(x is not None for x in (checkpoint, samples, features, text)) != 1:
         raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --features FILE or --text FILE")
     if (features is None) != (reference_features is None):
         raise GenbenchError("--features and --reference-features go together")
-    if json is not None and Path(json).is_dir():
-        raise GenbenchError(f"--json {json} is a folder; give a file path")
+    if json is not None:
+        output_file(json, "--json")
     if text is not None or refs is not None:
         if text is None:
             raise GenbenchError("--refs goes with --text HYPS (system outputs, one segment per line)")
@@ -183,8 +199,11 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
-    if kid_subset_size is not None and kid_subset_size < 2:
-        raise GenbenchError(f"--kid-subset-size must be at least 2, got {kid_subset_size}")
+    if kid_subset_size is not None:
+        from genbench.metrics.fidelity import MIN_ROWS
+
+        if kid_subset_size < MIN_ROWS:
+            raise GenbenchError(f"--kid-subset-size must be at least {MIN_ROWS}, got {kid_subset_size}")
     if extractor is not None:
         from genbench.features import EXTRACTORS
 
@@ -243,11 +262,16 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
+    from genbench.runs import run_dir
 
     start = time.perf_counter()
     _, recipes = load_suite(suite, baselines)
-    for r in recipes:  # refuse a bad suite before any training
+    for r in recipes:  # refuse a bad suite, or outputs that cannot be written, before any training
         check_recipe(r)
+    todo = [(r, s) for r in recipes for s in r.seeds]
+    for r, s in todo:
+        output_folder(run_dir(runs, r, s), "--runs")
+    output_folder(leaderboards, "--leaderboards")
     if ray is not None and jobs != 1:
         raise GenbenchError("--ray and --jobs do not go together: the Ray cluster decides how many runs go at once")
     if ray is not None:
@@ -256,8 +280,7 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
         execute = ray_executor(ray)  # before anything is written: an unreachable cluster is bad input
     else:
         execute = executor(jobs)
-    outcome = run_all([(r, s) for r in recipes for s in r.seeds], runs, device=device, execute=execute,
-                      progress=not quiet)
+    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet)
     try:
         table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
     except GenbenchError:
@@ -274,6 +297,7 @@ def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboard
     """Rebuild a suite's Markdown and CSV tables from run records alone."""
     from genbench.leaderboard import build_leaderboard
 
+    output_folder(leaderboards, "--leaderboards")
     return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots,
                              allow_empty=allow_empty)
 

@@ -51,16 +51,35 @@ def draw_samples(model, n: int, generator: torch.Generator, progress: bool = Tru
     return torch.cat(chunks)
 
 
+def enough_samples(samples: torch.Tensor, dataset: Dataset, chosen: list[Metric], n_samples: int | None):
+    """Given samples, the first `n_samples` of them; without `n_samples`, as many as every
+    count-sensitive metric's protocol scores, or a refusal that names the count and the way out."""
+    if n_samples is not None:
+        if n_samples > len(samples):
+            raise GenbenchError(f"--n-samples {n_samples} asks for more than the {len(samples)} samples given")
+        return samples[:n_samples]
+    for m in chosen:
+        need = m.samples_needed(dataset)
+        if m.count_sensitive and len(samples) < need:
+            raise GenbenchError(f"{m.name}: {len(samples)} samples, but its protocol scores {need} and the value "
+                                f"grows with the count, so it would not compare; pass --n-samples {len(samples)} "
+                                "to score fewer on purpose")
+    return samples
+
+
 def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
              n_samples: int | None = None, generator: torch.Generator | None = None,
              progress: bool = True, options: dict | None = None) -> dict:
     """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "samples": n, ...}.
 
+    `n_samples` is how many samples are scored: drawn from `model`, or the first of `samples`.
     `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size).
     """
     start = time.perf_counter()
     chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob, options)
     wanted = max([m.samples_needed(dataset) for m in chosen], default=0)
+    if samples is not None:
+        samples = enough_samples(samples, dataset, chosen, n_samples)
     if samples is None and model is not None and wanted > 0:
         samples = draw_samples(model, n_samples or wanted, generator or torch.Generator().manual_seed(0), progress)
         if dataset.kind == "image":

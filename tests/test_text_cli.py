@@ -1,6 +1,8 @@
 """The text track from the command line: datasets, `score --text`, text checkpoints, bad input."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -45,6 +47,56 @@ def test_score_text_equals_sacrebleu(cli, tmp_path):
     assert doc["metrics"]["chrf"] == pytest.approx(CHRF().corpus_score(HYPS, [REFS]).score)
     assert doc["info"]["sacrebleu"]["corpus_bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert doc["info"]["sacrebleu"]["chrf"].startswith("nrefs:1|")
+
+
+def sacrebleu_cli(hyps, refs):
+    """BLEU and chrF as sacrebleu's own command line computes them on the same files."""
+    done = subprocess.run([sys.executable, "-m", "sacrebleu", str(refs), "-i", str(hyps), "-m", "bleu", "chrf",
+                           "-b", "-w", "8"], capture_output=True, text=True, check=True)
+    return dict(zip(("corpus_bleu", "chrf"), json.loads(done.stdout), strict=True))
+
+
+def score_json(cli, tmp_path, hyps, refs):
+    code, _, err = cli("score", "--text", hyps, "--refs", refs, "--json", tmp_path / "s.json")
+    assert code == 0, err
+    return read_json(tmp_path / "s.json")
+
+
+# wc -l counts 3 lines; str.splitlines would see 7 (U+2028, form feed, U+0085, lone CR).
+ODD_BREAKS = "the cat sat\u2028on the mat\r\nhello\x0cworld \nfoo\x85bar\rbaz\n"
+
+
+def test_lines_split_on_newline_only_as_sacrebleu_does(cli, tmp_path):
+    h, r = tmp_path / "h.txt", tmp_path / "r.txt"
+    h.write_bytes(ODD_BREAKS.encode("utf-8"))
+    r.write_bytes(b"the cat sat on a mat\r\nhello there world\nfoo bar baz")  # no final newline
+    doc = score_json(cli, tmp_path, h, r)
+    assert doc["samples"] == 3
+    assert doc["metrics"] == pytest.approx(sacrebleu_cli(h, r), abs=1e-6)
+
+
+def test_byte_order_mark_is_stripped(cli, tmp_path):
+    h, r = tmp_path / "h.txt", tmp_path / "r.txt"
+    r.write_text("\n".join(REFS) + "\n", encoding="utf-8")
+    h.write_text("\n".join(HYPS) + "\n", encoding="utf-8")
+    plain = score_json(cli, tmp_path, h, r)["metrics"]
+    h.write_text("\n".join(HYPS) + "\n", encoding="utf-8-sig")
+    r.write_text("\n".join(REFS) + "\n", encoding="utf-8-sig")
+    assert h.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert score_json(cli, tmp_path, h, r)["metrics"] == plain
+
+
+def test_empty_hypotheses_are_segments(cli, tmp_path):
+    h, r = tmp_path / "h.txt", tmp_path / "r.txt"
+    r.write_text("\n".join(REFS) + "\n", encoding="utf-8")
+    h.write_text("\n" * len(REFS), encoding="utf-8")  # every hypothesis empty: scored, 0.0 (sacrebleu agrees)
+    doc = score_json(cli, tmp_path, h, r)
+    assert doc["samples"] == 3 and doc["metrics"] == {"corpus_bleu": 0.0, "chrf": 0.0}
+    assert sacrebleu_cli(h, r) == {"corpus_bleu": 0.0, "chrf": 0.0}
+    h.write_text(f"{HYPS[0]}\n\n{HYPS[2]}\n", encoding="utf-8")  # one empty line among others
+    doc = score_json(cli, tmp_path, h, r)
+    assert doc["samples"] == 3
+    assert doc["metrics"]["corpus_bleu"] == pytest.approx(BLEU().corpus_score([HYPS[0], "", HYPS[2]], [REFS]).score)
 
 
 def write_bad(tmp_path, case):

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
-    sp.add_argument("--n-samples", type=int, help="samples to draw from a checkpoint (default: each metric's protocol)")
+    sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint, or the first N of --samples "
+                                                  "(default: each metric's protocol count; coverage refuses fewer "
+                                                  "samples than its protocol's unless this asks for them)")
     sp.add_argument("--seed", type=int, default=0, help="seed for sampling a checkpoint (default 0)")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     sp.add_argument("--extractor", help="feature extractor for image metrics (default: the dataset's domain "

@@ -50,6 +50,9 @@ class Metric:
     outputs: ClassVar[tuple[Output, ...]]
     needs_log_prob: ClassVar[bool] = False  # scores a model, not samples
     n_samples: ClassVar[int] = 0  # samples the protocol draws from a model (0: none)
+    # True where the value depends on how many samples are scored (a count of modes hit grows with
+    # them): then fewer samples than `samples_needed` are refused unless that count is asked for.
+    count_sensitive: ClassVar[bool] = False
 
     def applies(self, dataset: Dataset) -> str | None:
         """None when this metric can score `dataset`, else the reason it cannot."""

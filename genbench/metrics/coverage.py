@@ -55,6 +55,7 @@ def reverse_kl_to_uniform(counts: torch.Tensor) -> float:
 class ModeCoverage(Metric):
     name = "coverage"
     n_samples = 2500
+    count_sensitive = True  # 100 samples cannot show 1000 modes; a recipe may still ask for fewer
     outputs = (
         Output("modes", "higher", "modes with at least one high-quality sample (published, PacGAN Tables 1-2: "
                                   "GAN 6.3/8 ring, 17.3/25 grid; DCGAN 99/1000 Stacked-MNIST)", 0.25),

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from genbench.errors import GenbenchError
 from genbench.metrics import Output, register_metric
-from genbench.metrics.fidelity import ImageMetric, check_features, neighbour_reference
+from genbench.metrics.fidelity import MIN_ROWS, ImageMetric, check_features, neighbour_reference
 
 K = 5
 BATCH = 2048
@@ -27,9 +26,7 @@ def kth_neighbour_radii(real: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def density_coverage(gen: torch.Tensor, real: torch.Tensor, k: int = K) -> tuple[float, float]:
-    check_features(gen, real, "density-coverage")
-    if len(real) <= k or len(gen) < 1:
-        raise GenbenchError(f"density-coverage: needs more than {k} reference points and at least one sample")
+    check_features(gen, real, "density-coverage", max(MIN_ROWS, k + 1))
     gen, real = gen.double(), real.double()
     radii = kth_neighbour_radii(real, k)
     inside_count = torch.zeros(len(real), dtype=torch.float64)

@@ -11,6 +11,7 @@ it scores text files, not datasets.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF
@@ -22,8 +23,11 @@ from genbench.metrics import Metric, Output, register_metric
 
 
 def read_segments(path: str | Path, what: str) -> list[str]:
-    """One segment per line of a UTF-8 file (a final newline ends the last line, it adds none)."""
-    return read_utf8(path, what).splitlines()
+    """One segment per line of a UTF-8 file, read as sacrebleu's command line reads it: lines end at
+    "\n" only (not at U+2028, U+0085, form feed or a lone CR, which str.splitlines would also split
+    on, so `wc -l` and the segment count agree), each stripped of trailing whitespace (CRLF's CR too).
+    A final newline ends the last line, it adds none; an empty line is an empty segment."""
+    return [line.rstrip() for line in io.StringIO(read_utf8(path, what), newline="\n")]
 
 
 @register_metric
