@@ -1,7 +1,7 @@
 """Convolutional VAE (Kingma & Welling, 2014): the Gaussian VAE of genbench.models.vae with conv nets.
 
     encoder: x -> [conv 3x3 stride 2 -> SiLU] x levels -> linear -> (mu, log sigma^2)
-    decoder: z -> linear -> [nearest 2x up -> conv 3x3 -> SiLU] x levels -> conv 3x3 -> mean of x
+    decoder: z -> linear -> [transposed conv 3x3 stride 2] x levels (SiLU between) -> mean of x
     ELBO(x) = E_q[log N(x; g(z), diag exp(2 log_s))] - KL(q(z|x) || N(0, I)),  log_s one per pixel
 
 `log_prob` is the same importance-weighted bound (Burda et al., 2016, k = 100) as the MLP VAE's:
@@ -29,18 +29,23 @@ def halvings(size: int, levels: int) -> list[int]:
 
 
 class Decoder(nn.Module):
+    """The encoder's mirror: a linear map to the lowest resolution, then each level's stride-2 conv
+    undone by a stride-2 transposed conv, the last one to the image's channels."""
+
     def __init__(self, latent: int, widths: list[int], sizes: list[tuple[int, int]], out_channels: int):
         super().__init__()
         self.sizes, self.c0 = sizes, widths[-1]
         self.fc = nn.Linear(latent, widths[-1] * math.prod(sizes[-1]))
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(widths[::-1], widths[-2::-1] + [widths[0]]))
-        self.out = nn.Conv2d(widths[0], out_channels, 3, padding=1)
+        c_out = widths[-2::-1] + [out_channels]
+        self.convs = nn.ModuleList(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1)
+                                   for a, b in zip(widths[::-1], c_out, strict=True))
 
     def forward(self, z):
         h = F.silu(self.fc(z)).reshape(len(z), self.c0, *self.sizes[-1])
-        for conv, size in zip(self.convs, self.sizes[-2::-1], strict=True):
-            h = F.silu(conv(F.interpolate(h, size=size, mode="nearest")))  # to the encoder's size at this level
-        return self.out(h)
+        for i, (conv, size) in enumerate(zip(self.convs, self.sizes[-2::-1], strict=True)):
+            h = conv(h, output_size=size)  # the encoder's size at this level (4 -> 7 or 8: ambiguous)
+            h = F.silu(h) if i < len(self.convs) - 1 else h
+        return h
 
 
 @register_model("conv-vae")
