@@ -88,4 +88,16 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
         raise GenbenchError(f"model {name!r}: {e}") from e
 
 
-from genbench.models import conv_vae, ddpm, flow, gan, gmm, lstm, made, ngram, transformer, unet_ddpm, vae  # noqa: E402,F401
+from genbench.models import (  # noqa: E402,F401
+    conv_vae,
+    ddpm,
+    flow,
+    gan,
+    gmm,
+    lstm,
+    made,
+    ngram,
+    transformer,
+    unet_ddpm,
+    vae,
+)
