@@ -1,7 +1,7 @@
 """Convolutional VAE (Kingma & Welling, 2014): the Gaussian VAE of genbench.models.vae with conv nets.
 
-    encoder: x -> [conv 3x3 stride 2 -> SiLU] x levels -> linear -> (mu, log sigma^2)
-    decoder: z -> linear -> [transposed conv 3x3 stride 2] x levels (SiLU between) -> mean of x
+    encoder: x -> [conv 3x3 stride 2 -> SiLU] x levels -> linear -> SiLU -> linear -> (mu, log sigma^2)
+    decoder: z -> linear -> SiLU -> linear -> [transposed conv 3x3 stride 2] x levels (SiLU between) -> mean of x
     ELBO(x) = E_q[log N(x; g(z), diag exp(2 log_s))] - KL(q(z|x) || N(0, I)),  log_s one per pixel
 
 `log_prob` is the same importance-weighted bound (Burda et al., 2016, k = 100) as the MLP VAE's:
@@ -32,10 +32,10 @@ class Decoder(nn.Module):
     """The encoder's mirror: a linear map to the lowest resolution, then each level's stride-2 conv
     undone by a stride-2 transposed conv, the last one to the image's channels."""
 
-    def __init__(self, latent: int, widths: list[int], sizes: list[tuple[int, int]], out_channels: int):
+    def __init__(self, latent: int, hidden: int, widths: list[int], sizes: list[tuple[int, int]], out_channels: int):
         super().__init__()
         self.sizes, self.c0 = sizes, widths[-1]
-        self.fc = nn.Linear(latent, widths[-1] * math.prod(sizes[-1]))
+        self.fc = nn.Sequential(nn.Linear(latent, hidden), nn.SiLU(), nn.Linear(hidden, widths[-1] * math.prod(sizes[-1])))
         c_out = widths[-2::-1] + [out_channels]
         self.convs = nn.ModuleList(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1)
                                    for a, b in zip(widths[::-1], c_out, strict=True))
@@ -50,8 +50,8 @@ class Decoder(nn.Module):
 
 @register_model("conv-vae")
 class ConvVAE(GaussianVAE):
-    def __init__(self, data_shape, latent: int = 16, channels: int = 32, levels: int = 2):
-        super().__init__(data_shape, latent=latent, channels=channels, levels=levels)
+    def __init__(self, data_shape, latent: int = 16, channels: int = 32, levels: int = 2, hidden: int = 256):
+        super().__init__(data_shape, latent=latent, channels=channels, levels=levels, hidden=hidden)
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
         if levels < 1:
@@ -63,8 +63,9 @@ class ConvVAE(GaussianVAE):
         convs: list[nn.Module] = []
         for a, b in zip([c] + widths[:-1], widths, strict=True):
             convs += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU()]
-        self.encoder = nn.Sequential(*convs, nn.Flatten(), nn.Linear(widths[-1] * math.prod(sizes[-1]), 2 * latent))
-        self.decoder = Decoder(latent, widths, sizes, c)
+        self.encoder = nn.Sequential(*convs, nn.Flatten(), nn.Linear(widths[-1] * math.prod(sizes[-1]), hidden), nn.SiLU(),
+                                     nn.Linear(hidden, 2 * latent))
+        self.decoder = Decoder(latent, hidden, widths, sizes, c)
         self.log_s = nn.Parameter(torch.full(self.data_shape, math.log(0.1)))  # decoder noise scale per pixel
 
     def shape(self, x):

@@ -21,7 +21,7 @@ TARGET = 1.05
 CFG = TrainConfig(lr=2e-3)
 FAMILIES = {
     "unet-ddpm": {"channels": 16, "levels": 3},  # fashion-mnist/unet-ddpm's network
-    "conv-vae": {"latent": 32, "channels": 16, "levels": 2},  # fashion-mnist/conv-vae's network
+    "conv-vae": {"latent": 32, "channels": 16, "levels": 2, "hidden": 256},  # fashion-mnist/conv-vae's network
 }
 
 
