@@ -36,9 +36,9 @@ def digits():
 # --- U-Net DDPM ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("levels", [2, 3])
-def test_unet_keeps_the_image_shape(shape, levels):
-    model = perturbed(build_model("unet-ddpm", shape, {"channels": 8, "levels": levels, "timesteps": 10,
+@pytest.mark.parametrize("scales", [1, 2])
+def test_unet_keeps_the_image_shape(shape, scales):
+    model = perturbed(build_model("unet-ddpm", shape, {"channels": 8, "scales": scales, "timesteps": 10,
                                                         "sample_steps": 2}))
     x = torch.randn(3, *shape)
     assert model.eps_theta(x, torch.tensor([0, 4, 9])).shape == x.shape
@@ -47,7 +47,7 @@ def test_unet_keeps_the_image_shape(shape, levels):
 
 
 def test_ddim_with_eta_zero_is_deterministic_given_the_noise():
-    model = perturbed(build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "levels": 2, "sample_steps": 20}))
+    model = perturbed(build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "sample_steps": 20}))
     g = torch.Generator().manual_seed(3)
     x_T = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(3))
     after_x_T = torch.Generator().manual_seed(3)
@@ -60,9 +60,9 @@ def test_ddim_with_eta_zero_is_deterministic_given_the_noise():
 
 
 def test_ddim_timesteps_span_the_chain():
-    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "levels": 2, "sample_steps": 1000})
+    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "sample_steps": 1000})
     assert model.ddim_timesteps() == list(range(999, -1, -1))
-    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "levels": 2, "sample_steps": 50})
+    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "sample_steps": 50})
     tau = model.ddim_timesteps()
     assert len(tau) == 50 and tau[0] == 999 and tau[-1] == 0 and tau == sorted(tau, reverse=True)
 
@@ -71,7 +71,7 @@ def test_ddim_full_schedule_with_eta_one_is_the_ddpm_posterior():
     """With s = t - 1 for every t (the 1000-step schedule) and eta = 1, the DDIM update's mean is
     DDPM's ancestral mean (Ho et al. eq. 11, Algorithm 2) and its variance is the posterior
     variance beta~_t = beta_t (1 - abar_{t-1}) / (1 - abar_t); with eta = 0 its variance is zero."""
-    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "levels": 2, "timesteps": 1000})
+    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "timesteps": 1000})
     g = torch.Generator().manual_seed(0)
     x, eps = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
     b, abar = model.betas.double(), model.abar.double()
@@ -88,7 +88,7 @@ def test_ddim_full_schedule_with_eta_one_is_the_ddpm_posterior():
 def test_ddpm_sampler_takes_every_timestep_and_draws_fresh_noise():
     with pytest.raises(GenbenchError, match="sample_steps must be 100"):
         build_model("unet-ddpm", (1, 8, 8), {"timesteps": 100, "sampler": "ddpm", "sample_steps": 20})
-    model = perturbed(build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "levels": 2, "timesteps": 20,
+    model = perturbed(build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "timesteps": 20,
                                                             "sampler": "ddpm", "sample_steps": 20}))
     a = model.sample(3, torch.Generator().manual_seed(0))
     b = model.sample(3, torch.Generator().manual_seed(0))
@@ -97,7 +97,7 @@ def test_ddpm_sampler_takes_every_timestep_and_draws_fresh_noise():
 
 
 def test_unet_ddpm_learns_digits(digits):
-    model = build_model("unet-ddpm", digits.shape, {"channels": 16, "levels": 2})
+    model = build_model("unet-ddpm", digits.shape, {"channels": 16, "scales": 1})
     g = torch.Generator().manual_seed(0)
     model.configure_training(TrainConfig(lr=2e-3))
     x = digits.continuous(digits.train, g)
@@ -108,9 +108,9 @@ def test_unet_ddpm_learns_digits(digits):
 # --- conv VAE -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("levels", [1, 2, 3])
-def test_conv_vae_shapes(shape, levels):
-    model = perturbed(build_model("conv-vae", shape, {"channels": 8, "levels": levels, "latent": 3}))
+@pytest.mark.parametrize("scales", [1, 2, 3])
+def test_conv_vae_shapes(shape, scales):
+    model = perturbed(build_model("conv-vae", shape, {"channels": 8, "scales": scales, "latent": 3}))
     x = torch.rand(2, *shape)
     assert model.decoder(model.encode(x)[0]).shape == x.shape
     assert model.sample(2, torch.Generator().manual_seed(0)).shape == (2, *shape)
@@ -146,7 +146,7 @@ def test_conv_vae_iwae_bound_lies_between_the_elbo_and_the_exact_likelihood(digi
 # --- both ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, hp", [
-    ("unet-ddpm", {"channels": 8, "levels": 2, "timesteps": 50, "sample_steps": 5}),
+    ("unet-ddpm", {"channels": 8, "scales": 1, "timesteps": 50, "sample_steps": 5}),
     ("conv-vae", {"channels": 8, "latent": 4}),
 ])
 def test_checkpoints_round_trip(tmp_path, name, hp):
@@ -164,7 +164,8 @@ def test_checkpoints_round_trip(tmp_path, name, hp):
 @pytest.mark.parametrize("name, hp, needle", [
     ("unet-ddpm", {"channels": 12}, "multiple of 8"),
     ("unet-ddpm", {"sample_steps": 0}, "sample_steps must be in 1..timesteps"),
-    ("conv-vae", {"levels": 0}, "levels must be >= 1"),
+    ("conv-vae", {"scales": 0}, "scales must be >= 1"),
+    ("unet-ddpm", {"scales": -1}, "needs scales >= 0"),
 ])
 def test_hyper_parameters_that_do_not_fit_are_refused(name, hp, needle):
     with pytest.raises(GenbenchError, match=needle):

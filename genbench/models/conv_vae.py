@@ -1,7 +1,7 @@
 """Convolutional VAE (Kingma & Welling, 2014): the Gaussian VAE of genbench.models.vae with conv nets.
 
-    encoder: x -> [conv 3x3 stride 2 -> SiLU] x levels -> linear -> SiLU -> linear -> (mu, log sigma^2)
-    decoder: z -> linear -> SiLU -> linear -> [transposed conv 3x3 stride 2] x levels (SiLU between) -> mean of x
+    encoder: x -> [conv 3x3 stride 2 -> SiLU] x scales -> linear -> SiLU -> linear -> (mu, log sigma^2)
+    decoder: z -> linear -> SiLU -> linear -> [transposed conv 3x3 stride 2] x scales (SiLU between) -> mean of x
     ELBO(x) = E_q[log N(x; g(z), diag exp(2 log_s))] - KL(q(z|x) || N(0, I)),  log_s one per pixel
 
 `log_prob` is the same importance-weighted bound (Burda et al., 2016, k = 100) as the MLP VAE's:
@@ -20,10 +20,10 @@ from genbench.models import register_model
 from genbench.models.vae import GaussianVAE
 
 
-def halvings(size: int, levels: int) -> list[int]:
+def halvings(size: int, scales: int) -> list[int]:
     """Spatial sizes after each stride-2, padding-1, 3x3 conv: ceil(s / 2) (28, 14, 7, 4)."""
     sizes = [size]
-    for _ in range(levels):
+    for _ in range(scales):
         sizes.append((sizes[-1] + 1) // 2)
     return sizes
 
@@ -50,16 +50,16 @@ class Decoder(nn.Module):
 
 @register_model("conv-vae")
 class ConvVAE(GaussianVAE):
-    def __init__(self, data_shape, latent: int = 16, channels: int = 32, levels: int = 2, hidden: int = 256):
-        super().__init__(data_shape, latent=latent, channels=channels, levels=levels, hidden=hidden)
+    def __init__(self, data_shape, latent: int = 16, channels: int = 32, scales: int = 2, hidden: int = 256):
+        super().__init__(data_shape, latent=latent, channels=channels, scales=scales, hidden=hidden)
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
-        if levels < 1:
-            raise ValueError(f"levels must be >= 1, got {levels}")
+        if scales < 1:
+            raise ValueError(f"scales must be >= 1, got {scales}")
         self.latent = latent
         c, height, width = self.data_shape
-        widths = [channels * 2 ** i for i in range(levels)]
-        sizes = list(zip(halvings(height, levels), halvings(width, levels), strict=True))
+        widths = [channels * 2 ** i for i in range(scales)]
+        sizes = list(zip(halvings(height, scales), halvings(width, scales), strict=True))
         convs: list[nn.Module] = []
         for a, b in zip([c] + widths[:-1], widths, strict=True):
             convs += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.SiLU()]

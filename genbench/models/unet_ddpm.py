@@ -62,19 +62,19 @@ class SelfAttention(nn.Module):
 
 
 class UNet(nn.Module):
-    """Widths channels * 2^i at the resolutions H / 2^i, i < levels (rounded up: 28, 14, 7)."""
+    """Widths channels * 2^i at the resolutions H / 2^i, i = 0..scales (rounded up: 28, 14, 7)."""
 
-    def __init__(self, in_channels: int, channels: int, levels: int, blocks: int, dropout: float):
+    def __init__(self, in_channels: int, channels: int, scales: int, blocks: int, dropout: float):
         super().__init__()
         self.t_in, t_dim = channels, 4 * channels
         self.time = nn.Sequential(nn.Linear(channels, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
-        widths = [channels * 2 ** i for i in range(levels)]
+        widths = [channels * 2 ** i for i in range(scales + 1)]
         self.conv_in = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.down, self.downsample, c = nn.ModuleList(), nn.ModuleList(), channels
         for i, w in enumerate(widths):
             self.down.append(nn.ModuleList(ResBlock(c if b == 0 else w, w, t_dim, dropout) for b in range(blocks)))
             c = w
-            if i < levels - 1:
+            if i < scales:
                 self.downsample.append(nn.Conv2d(w, w, 3, stride=2, padding=1))
         self.mid1, self.attn, self.mid2 = ResBlock(c, c, t_dim, dropout), SelfAttention(c), ResBlock(c, c, t_dim, dropout)
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
@@ -111,23 +111,23 @@ class UNetDDPM(Diffusion):
     images = True
 
     def __init__(self, data_shape, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
-                 channels: int = 32, levels: int = 3, blocks: int = 1, dropout: float = 0.0,
+                 channels: int = 32, scales: int = 2, blocks: int = 1, dropout: float = 0.0,
                  sampler: Literal["ddpm", "ddim"] = "ddim", sample_steps: int = 50):
-        super().__init__(data_shape, timesteps, beta_start, beta_end, channels=channels, levels=levels, blocks=blocks,
+        super().__init__(data_shape, timesteps, beta_start, beta_end, channels=channels, scales=scales, blocks=blocks,
                          dropout=dropout, sampler=sampler, sample_steps=sample_steps)
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
         if channels % GROUPS:
             raise ValueError(f"channels must be a multiple of {GROUPS} (group norm groups), got {channels}")
-        if levels < 1 or blocks < 1:
-            raise ValueError(f"levels and blocks must be >= 1, got levels={levels}, blocks={blocks}")
+        if scales < 0 or blocks < 1:
+            raise ValueError(f"needs scales >= 0 and blocks >= 1, got scales={scales}, blocks={blocks}")
         if not 1 <= sample_steps <= timesteps:
             raise ValueError(f"sample_steps must be in 1..timesteps={timesteps}, got {sample_steps}")
         if sampler == "ddpm" and sample_steps != timesteps:
             raise ValueError(f"sampler 'ddpm' takes all timesteps: sample_steps must be {timesteps}, "
                              f"got {sample_steps} (or use sampler 'ddim')")
         self.sampler, self.sample_steps = sampler, sample_steps
-        self.net = UNet(self.data_shape[0], channels, levels, blocks, dropout)
+        self.net = UNet(self.data_shape[0], channels, scales, blocks, dropout)
 
     def eps_theta(self, x_t, t):
         return self.net(x_t, t)

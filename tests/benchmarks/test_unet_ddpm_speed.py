@@ -24,8 +24,8 @@ TARGET = 1.05
 LIMIT = 1.25  # what the test enforces: the target, with room for a loaded machine's noise
 CFG = TrainConfig(lr=2e-3)
 FAMILIES = {
-    "unet-ddpm": {"channels": 16, "levels": 3},  # fashion-mnist/unet-ddpm's network
-    "conv-vae": {"latent": 32, "channels": 8, "levels": 2, "hidden": 256},  # fashion-mnist/conv-vae's network
+    "unet-ddpm": {"channels": 16, "scales": 2},  # fashion-mnist/unet-ddpm's network
+    "conv-vae": {"latent": 32, "channels": 8, "scales": 2, "hidden": 256},  # fashion-mnist/conv-vae's network
 }
 
 
