@@ -15,7 +15,8 @@ from genbench.scoring import evaluate
 
 pytestmark = pytest.mark.slow
 
-DIGITS = ["digits/gmm", "digits/made", "digits/vae", "digits/gan", "digits/wgan-gp", "digits/realnvp", "digits/ddpm"]
+DIGITS = ["digits/gmm", "digits/made", "digits/vae", "digits/gan", "digits/wgan-gp", "digits/realnvp", "digits/ddpm",
+          "digits/unet-ddpm", "digits/conv-vae"]
 GRID25_EXACT = ["grid25/gmm", "grid25/made", "grid25/realnvp"]
 
 

@@ -102,6 +102,7 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
 
 
 from genbench.models import (  # noqa: E402,F401
+    conv_vae,
     ddpm,
     flow,
     gan,
@@ -112,5 +113,6 @@ from genbench.models import (  # noqa: E402,F401
     ngram,
     pixelcnn,
     transformer,
+    unet_ddpm,
     vae,
 )

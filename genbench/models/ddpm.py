@@ -17,44 +17,61 @@ from genbench.models.nets import mlp, timestep_embedding
 from genbench.models.neural import NeuralModel
 
 
-@register_model("ddpm")
-class DDPM(NeuralModel):
+class Diffusion(NeuralModel):
+    """The schedule, the loss and ancestral sampling above for any noise predictor: a subclass
+    writes `eps_theta(x_t, t)` on data-shaped x_t and sets `images`."""
+
     family = "diffusion"
     has_log_prob = False
+    images: bool
 
-    def __init__(self, data_shape, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
-                 hidden: int = 256, layers: int = 3, time_dim: int = 64, images: bool = False):
-        super().__init__(data_shape, timesteps=timesteps, beta_start=beta_start, beta_end=beta_end, hidden=hidden,
-                         layers=layers, time_dim=time_dim, images=images)
-        self.T, self.time_dim, self.images = timesteps, time_dim, images
+    def __init__(self, data_shape, timesteps: int, beta_start: float, beta_end: float, **hparams):
+        super().__init__(data_shape, timesteps=timesteps, beta_start=beta_start, beta_end=beta_end, **hparams)
+        self.T = timesteps
         betas = torch.linspace(beta_start, beta_end, timesteps)
         self.register_buffer("betas", betas)
         self.register_buffer("alphas", 1 - betas)
         self.register_buffer("abar", torch.cumprod(1 - betas, 0))
-        self.eps_net = mlp(self.dim + time_dim, hidden, self.dim, layers)
 
     def eps_theta(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.eps_net(torch.cat([x_t, timestep_embedding(t, self.time_dim)], dim=1))
+        raise NotImplementedError
 
     def loss(self, batch, generator):
-        x0 = batch.reshape(len(batch), -1)
-        if self.images:
-            x0 = 2 * x0 - 1
+        x0 = 2 * batch - 1 if self.images else batch
         t = torch.randint(0, self.T, (len(x0),), generator=generator, device=x0.device)
         eps = torch.randn(x0.shape, generator=generator, device=x0.device)
-        abar = self.abar[t][:, None]
+        abar = self.abar[t].reshape(-1, *[1] * (x0.ndim - 1))
         x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
-        return (eps - self.eps_theta(x_t, t)).pow(2).sum(1).mean()
+        return (eps - self.eps_theta(x_t, t)).pow(2).flatten(1).sum(1).mean()
+
+    def ancestral_mean(self, x: torch.Tensor, t: int, eps: torch.Tensor) -> torch.Tensor:
+        """The mean of p(x_{t-1} | x_t) in Algorithm 2."""
+        return (x - self.betas[t] / (1 - self.abar[t]).sqrt() * eps) / self.alphas[t].sqrt()
+
+    def from_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        return (x + 1) / 2 if self.images else x
 
     @torch.no_grad()
     def sample(self, n, generator):
         device = self.betas.device
-        x = torch.randn(n, self.dim, generator=generator, device=device)
+        x = torch.randn(n, *self.data_shape, generator=generator, device=device)
         for t in reversed(range(self.T)):
             tt = torch.full((n,), t, device=device, dtype=torch.long)
-            mean = (x - self.betas[t] / (1 - self.abar[t]).sqrt() * self.eps_theta(x, tt)) / self.alphas[t].sqrt()
+            mean = self.ancestral_mean(x, t, self.eps_theta(x, tt))
             noise = torch.randn(x.shape, generator=generator, device=device) if t > 0 else torch.zeros_like(x)
             x = mean + self.betas[t].sqrt() * noise
-        if self.images:
-            x = (x + 1) / 2
-        return x.reshape(n, *self.data_shape)
+        return self.from_model_space(x)
+
+
+@register_model("ddpm")
+class DDPM(Diffusion):
+    def __init__(self, data_shape, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
+                 hidden: int = 256, layers: int = 3, time_dim: int = 64, images: bool = False):
+        super().__init__(data_shape, timesteps, beta_start, beta_end, hidden=hidden, layers=layers,
+                         time_dim=time_dim, images=images)
+        self.time_dim, self.images = time_dim, images
+        self.eps_net = mlp(self.dim + time_dim, hidden, self.dim, layers)
+
+    def eps_theta(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        flat = x_t.reshape(len(x_t), -1)
+        return self.eps_net(torch.cat([flat, timestep_embedding(t, self.time_dim)], dim=1)).reshape(x_t.shape)

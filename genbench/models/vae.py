@@ -24,18 +24,19 @@ IWAE_K = 100
 IWAE_SEED = 4321
 
 
-@register_model("vae")
-class VAE(NeuralModel):
+class GaussianVAE(NeuralModel):
+    """The objective and the bound above for any encoder/decoder pair. A subclass builds
+    `encoder` (x -> 2*latent: mu and log sigma^2), `decoder` (z -> the mean of x), `log_s` (the
+    decoder's log noise scale, shaped like the decoder's output) and says in `shape` how its nets
+    take x (flat rows for an MLP, images for a conv net)."""
+
     family = "vae"
     has_log_prob = True
     log_prob_is_bound = True  # the IWAE estimate
+    latent: int
 
-    def __init__(self, data_shape, latent: int = 8, hidden: int = 256, layers: int = 2, dropout: float = 0.0):
-        super().__init__(data_shape, latent=latent, hidden=hidden, layers=layers, dropout=dropout)
-        self.latent = latent
-        self.encoder = mlp(self.dim, hidden, 2 * latent, layers, dropout=dropout)
-        self.decoder = mlp(latent, hidden, self.dim, layers, dropout=dropout)
-        self.log_s = nn.Parameter(torch.full((self.dim,), math.log(0.1)))  # decoder noise scale
+    def shape(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def encode(self, x):
         mu, log_var = self.encoder(x).chunk(2, dim=1)
@@ -43,10 +44,10 @@ class VAE(NeuralModel):
 
     def log_px_given_z(self, x, z):
         z_scaled = (x - self.decoder(z)) / self.log_s.exp()
-        return std_normal_log_prob(z_scaled) - self.log_s.sum()
+        return std_normal_log_prob(z_scaled.flatten(1)) - self.log_s.sum()
 
     def elbo(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = x.reshape(len(x), -1)
+        x = self.shape(x)
         mu, log_var = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + (0.5 * log_var).exp() * eps  # reparameterization trick
@@ -58,7 +59,7 @@ class VAE(NeuralModel):
 
     @torch.no_grad()
     def iwae(self, x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-        x = x.reshape(len(x), -1)
+        x = self.shape(x)
         mu, log_var = self.encode(x)
         std = (0.5 * log_var).exp()
         log_w = []
@@ -78,3 +79,16 @@ class VAE(NeuralModel):
     def sample(self, n, generator):
         z = torch.randn(n, self.latent, generator=generator, device=self.log_s.device)
         return self.decoder(z).reshape(n, *self.data_shape)  # the decoder mean, as is customary
+
+
+@register_model("vae")
+class VAE(GaussianVAE):
+    def __init__(self, data_shape, latent: int = 8, hidden: int = 256, layers: int = 2, dropout: float = 0.0):
+        super().__init__(data_shape, latent=latent, hidden=hidden, layers=layers, dropout=dropout)
+        self.latent = latent
+        self.encoder = mlp(self.dim, hidden, 2 * latent, layers, dropout=dropout)
+        self.decoder = mlp(latent, hidden, self.dim, layers, dropout=dropout)
+        self.log_s = nn.Parameter(torch.full((self.dim,), math.log(0.1)))  # decoder noise scale
+
+    def shape(self, x):
+        return x.reshape(len(x), -1)
