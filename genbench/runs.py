@@ -49,7 +49,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, dataset)  # before anything is written
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
-    out.mkdir(parents=True, exist_ok=True)
+    # No mkdir here: every write makes its own folder, so a run that fails before its first write leaves none.
     train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
                      state_key=f"{recipe.hash}/{seed}/{dev.type}")
     model.eval()
@@ -61,7 +61,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     # Scoring draws from its own stream, so a metric's samples do not depend on training length.
     score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
     scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
-                      progress=progress, options={"extractor": recipe.extractor})
+                      progress=progress, options=recipe.score_options())
     record = {
         "schema": RECORD_SCHEMA,
         "recipe": recipe.id,

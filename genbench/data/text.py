@@ -21,13 +21,13 @@ import torch
 from genbench.data import DATASETS, Dataset
 from genbench.data.fetch import Resource, fetch
 from genbench.errors import GenbenchError
+from genbench.paths import source_root
 
-_REPO = Path(__file__).resolve().parents[2]
 TINY_SHAKESPEARE = Resource(
     name="tinyshakespeare.txt",
     sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
-    search=(str(_REPO.parent / "shared" / "data"), "../shared/data"),  # a checkout's shared data, CI's too
+    search=(str(source_root().parent / "shared" / "data"), "../shared/data"),  # a checkout's shared data, CI's too
     subdir="text",
 )
 

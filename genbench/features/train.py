@@ -24,6 +24,7 @@ from genbench.env import hardware, seed_everything, versions
 from genbench.errors import GenbenchError
 from genbench.features.cnn import DomainCNN
 from genbench.io import atomic_write_bytes, atomic_write_json
+from genbench.paths import baselines_dir
 from genbench.registry import check_params, unknown_name_message
 
 TOP_KEYS = {"version", "description", "dataset", "seed", "classifier", "train"}
@@ -39,8 +40,6 @@ class ClassifierTrain:
 
 
 def load_classifier_recipe(name_or_path: str | os.PathLike) -> tuple[Path, dict]:
-    from genbench.recipes import baselines_dir
-
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = baselines_dir() / str(name_or_path) / "classifier.toml"
