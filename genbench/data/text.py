@@ -15,6 +15,7 @@ start: the quantity nanoGPT's validation loss estimates from random windows, her
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import torch
 
@@ -22,6 +23,7 @@ from genbench.data import DATASETS, Dataset
 from genbench.data.fetch import Resource, fetch
 from genbench.errors import GenbenchError
 from genbench.paths import source_root
+from genbench.registry import Count, Proportion, Range
 
 TINY_SHAKESPEARE = Resource(
     name="tinyshakespeare.txt",
@@ -68,15 +70,11 @@ def segments(rows: torch.Tensor, vocab: list[str]) -> list[str]:
 
 
 @DATASETS.register("shakespeare-char")
-def shakespeare_char(context: int = 128, test_fraction: float = 0.1, path: str | None = None,
-                     train_stride: int | None = None) -> Dataset:
+def shakespeare_char(context: Annotated[int, Range(2)] = 128, test_fraction: Proportion = 0.1, path: str | None = None,
+                     train_stride: Count | None = None) -> Dataset:
     """Tiny Shakespeare, character level (65 symbols), first 90% train / last 10% test."""
-    if context < 2:
-        raise GenbenchError(f"dataset 'shakespeare-char': context must be >= 2, got {context}")
-    if train_stride is not None and not 1 <= train_stride <= context:
+    if train_stride is not None and train_stride > context:
         raise GenbenchError(f"dataset 'shakespeare-char': train_stride must be in 1..context, got {train_stride}")
-    if not 0 < test_fraction < 1:
-        raise GenbenchError(f"dataset 'shakespeare-char': test_fraction must be in (0, 1), got {test_fraction}")
     text = read_utf8(fetch(TINY_SHAKESPEARE, path), "corpus")
     vocab = sorted(set(text))
     index = {c: i for i, c in enumerate(vocab)}

@@ -25,18 +25,25 @@ from genbench.errors import GenbenchError
 from genbench.features.cnn import DomainCNN
 from genbench.io import atomic_write_bytes, atomic_write_json
 from genbench.paths import baselines_dir
-from genbench.registry import check_params, unknown_name_message
+from genbench.registry import (
+    Count,
+    Natural,
+    NonNegative,
+    Positive,
+    check_params,
+    unknown_name_message,
+)
 
 TOP_KEYS = {"version", "description", "dataset", "seed", "classifier", "train"}
 
 
 @dataclass(frozen=True)
 class ClassifierTrain:
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
-    shift: int = 1  # random translation, pixels
+    epochs: Count = 20
+    batch_size: Count = 64
+    lr: Positive = 2e-3
+    weight_decay: NonNegative = 5e-4
+    shift: Natural = 1  # random translation, pixels
 
 
 def load_classifier_recipe(name_or_path: str | os.PathLike) -> tuple[Path, dict]:

@@ -20,6 +20,7 @@ from typing import Literal
 import torch
 
 from genbench.models import GenerativeModel, register_model
+from genbench.registry import Count, Natural, NonNegative
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -29,8 +30,8 @@ class GaussianMixture(GenerativeModel):
     family = "mixture"
     has_log_prob = True
 
-    def __init__(self, data_shape, components: int = 10, covariance: Literal["full", "diag"] = "full",
-                 reg_covar: float = 1e-6, tol: float = 1e-6, kmeans_iters: int = 0):
+    def __init__(self, data_shape, components: Count = 10, covariance: Literal["full", "diag"] = "full",
+                 reg_covar: NonNegative = 1e-6, tol: NonNegative = 1e-6, kmeans_iters: Natural = 0):
         super().__init__(data_shape, components=components, covariance=covariance,
                          reg_covar=reg_covar, tol=tol, kmeans_iters=kmeans_iters)
         K, D = components, self.dim
