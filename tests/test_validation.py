@@ -1,6 +1,7 @@
-"""Values, not only types: out-of-range recipes are one line, exit 2, nothing written."""
+"""Values, not only types: out-of-range recipes and invalid checkpoints are one line, exit 2, nothing written."""
 
 import inspect
+import json
 import math
 import types
 import typing
@@ -8,6 +9,7 @@ import typing
 import pytest
 import torch
 
+from genbench.checkpoint import save_checkpoint
 from genbench.data import DATASETS
 from genbench.errors import GenbenchError
 from genbench.features.cnn import DomainCNN
@@ -110,6 +112,65 @@ def test_a_run_that_fails_before_its_first_write_leaves_no_folder(tmp_path, monk
     with pytest.raises(GenbenchError):
         runs.run_recipe(load_recipe("ring8/gmm"), 0, runs=tmp_path / "runs", device="cpu", progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def gmm_checkpoint(tmp_path, covariance, config_edit=None, state_edit=None):
+    model = build_model("gmm", (2,), {"components": 3, "covariance": covariance})
+    if state_edit:
+        state_edit(model)
+    path = save_checkpoint(model, tmp_path / "model.safetensors", {"dataset": "ring8", "dataset_params": {}})
+    if config_edit:
+        cfg = json.loads(path.with_suffix(".json").read_text())
+        config_edit(cfg)
+        path.with_suffix(".json").write_text(json.dumps(cfg))
+    return path
+
+
+def zero_cov(m):
+    m.cov.zero_()
+
+
+def unnormalised(m):
+    m.log_pi.fill_(0.0)
+
+
+def nan_mean(m):
+    m.mu[1, 0] = math.nan
+
+
+@pytest.mark.parametrize("covariance, config_edit, state_edit, needle", [
+    ("full", None, zero_cov, "covariance of component 0 is not positive definite"),
+    ("diag", None, zero_cov, "covariance of component 0 is not positive definite"),
+    ("full", None, unnormalised, "mixture weights sum to 3"),
+    ("diag", None, nan_mean, "means and mixture weights must be finite"),
+    ("full", lambda c: c.update(data_shape=[-2]), None, "data_shape must be positive integers, got [-2]"),
+    ("full", lambda c: c.update(data_shape=[]), None, "data_shape must be positive integers, got []"),
+    ("full", lambda c: c.update(data_shape=5), None, "is malformed"),
+    ("full", lambda c: c["hparams"].update(components=0), None, "'components' must be int >= 1, got 0"),
+    ("full", lambda c: c["hparams"].update(reg_covar=-1.0), None, "'reg_covar' must be finite float >= 0"),
+])
+def test_a_checkpoint_with_invalid_values_is_refused(cli, tmp_path, covariance, config_edit, state_edit, needle):
+    ckpt = gmm_checkpoint(tmp_path, covariance, config_edit, state_edit)
+    out = tmp_path / "scores.json"
+    code, _, err = cli("score", "--checkpoint", ckpt, "--json", out, "--quiet")
+    assert_one_line_error(code, err, needle, str(ckpt.parent))
+    assert not out.exists()
+
+
+def test_an_ngram_checkpoint_with_a_discount_above_one_is_refused(cli, tmp_path):
+    model = build_model("ngram", (4,), {"order": 2}, vocab=["a", "b", "c"])
+    model.initialize(torch.tensor([[0, 1, 2, 1], [2, 1, 0, 0]]), torch.Generator())
+    model.discount[1] = 2.0
+    ckpt = save_checkpoint(model, tmp_path / "model.safetensors", {"dataset": "oracle", "dataset_params": {}})
+    code, _, err = cli("score", "--checkpoint", ckpt, "--json", tmp_path / "scores.json", "--quiet")
+    assert_one_line_error(code, err, "invalid 'ngram' parameters: discounts must be in (0, 1]")
+    assert not (tmp_path / "scores.json").exists()
+
+
+def test_a_valid_checkpoint_still_loads(cli, tmp_path):
+    ckpt = gmm_checkpoint(tmp_path, "full")
+    code, _, err = cli("score", "--checkpoint", ckpt, "--metrics", "coverage", "--quiet")
+    assert code == 0, err
 
 
 # -- the mechanism: declared ranges, checked in one place ---------------------------------------

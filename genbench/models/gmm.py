@@ -74,6 +74,20 @@ class GaussianMixture(GenerativeModel):
             noise = self.cov[k].sqrt() * eps
         return (self.mu[k] + noise).to(torch.float32).reshape(n, *self.data_shape)
 
+    def check_state(self) -> None:
+        if not (torch.isfinite(self.mu).all() and torch.isfinite(self.log_pi).all()):
+            raise ValueError("means and mixture weights must be finite")
+        if abs(torch.logsumexp(self.log_pi, 0).item()) > 1e-6:
+            raise ValueError(f"mixture weights sum to {self.log_pi.exp().sum().item():.6g}, not 1")
+        finite = torch.isfinite(self.cov).flatten(1).all(1)
+        if self.full:
+            ok = finite & (torch.linalg.cholesky_ex(self.cov.nan_to_num()).info == 0)
+        else:
+            ok = finite & (self.cov > 0).all(1)
+        if not ok.all():
+            k = int((~ok).nonzero()[0])
+            raise ValueError(f"the covariance of component {k} is not positive definite")
+
     # -- EM ------------------------------------------------------------------------------------
     def _m_step(self, x: torch.Tensor, r: torch.Tensor) -> None:
         N_k = r.sum(0) + 10 * torch.finfo(r.dtype).eps  # a dead component keeps a finite mean

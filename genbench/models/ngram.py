@@ -65,6 +65,10 @@ class KneserNeyNgram(Autoregressive):
                 self._buffers[name] = torch.empty_like(state_dict[prefix + name], device=self.discount.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def check_state(self) -> None:
+        if not ((self.discount > 0) & (self.discount <= 1)).all():
+            raise ValueError(f"discounts must be in (0, 1], got {self.discount.tolist()}")
+
     def _table(self, k: int, name: str) -> torch.Tensor:
         return getattr(self, f"{name}{k}")
 
