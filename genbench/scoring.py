@@ -58,7 +58,7 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
              progress: bool = True, options: dict | None = None) -> dict:
     """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "samples": n, ...}.
 
-    `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size).
+    `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size, baselines).
     """
     start = time.perf_counter()
     chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob, options)

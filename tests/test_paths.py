@@ -72,3 +72,24 @@ def test_baselines_flag_reaches_the_classifier_weights(cli, tmp_path):
     code, _, err = cli("train", "digits/tiny", "--baselines", broken, "--runs", tmp_path / "runs", "-q")
     assert_one_line_error(code, err, str(broken / "digits" / "classifier.safetensors"), "weights were changed")
     assert not (tmp_path / "runs").exists()
+
+
+def test_score_and_train_extractor_take_the_baselines_folder_too(cli, tmp_path):
+    import numpy as np
+
+    from genbench.data import load_dataset
+
+    broken = copy_baselines(tmp_path, "broken", sha="0" * 64)
+    np.save(tmp_path / "s.npy", load_dataset("digits").reference("test").numpy())
+    code, _, err = cli("score", "--samples", tmp_path / "s.npy", "--dataset", "digits", "--metrics", "fid",
+                       "--baselines", broken, "--json", tmp_path / "o.json", "-q")
+    assert_one_line_error(code, err, str(broken / "digits" / "classifier.safetensors"), "weights were changed")
+    assert not (tmp_path / "o.json").exists()
+
+    code, _, err = cli("score", "--samples", tmp_path / "s.npy", "--dataset", "digits", "--baselines",
+                       tmp_path / "nope", "-q")
+    assert_one_line_error(code, err, "baselines folder", "nope does not exist")
+
+    (broken / "digits" / "classifier.toml").unlink()
+    code, _, err = cli("train-extractor", "digits", "--baselines", broken, "-q")
+    assert_one_line_error(code, err, str(broken / "digits" / "classifier.toml"), "does not exist")

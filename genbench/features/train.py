@@ -46,10 +46,10 @@ class ClassifierTrain:
     shift: Natural = 1  # random translation, pixels
 
 
-def load_classifier_recipe(name_or_path: str | os.PathLike) -> tuple[Path, dict]:
+def load_classifier_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | None = None) -> tuple[Path, dict]:
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        path = baselines_dir() / str(name_or_path) / "classifier.toml"
+        path = baselines_dir(baselines) / str(name_or_path) / "classifier.toml"
     if not path.is_file():
         raise GenbenchError(f"classifier recipe {path} does not exist")
     try:
@@ -87,8 +87,8 @@ def accuracy(net: DomainCNN, x: torch.Tensor, y: torch.Tensor) -> float:
     return correct / len(y)
 
 
-def train_extractor(recipe: str, quiet: bool = False) -> dict:
-    path, raw = load_classifier_recipe(recipe)
+def train_extractor(recipe: str, baselines: str | os.PathLike | None = None, quiet: bool = False) -> dict:
+    path, raw = load_classifier_recipe(recipe, baselines)
     cfg = ClassifierTrain(**raw.get("train", {}))
     seed = int(raw.get("seed", 0))
     ds = load_dataset(raw["dataset"])
