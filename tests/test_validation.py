@@ -29,19 +29,20 @@ name = "{model}"
 """
 
 
-def train_recipe(cli, tmp_path, dataset='"ring8"', model="gmm", model_params="", train_params=""):
+def assert_train_refused(cli, tmp_path, needle, dataset='"ring8"', model="gmm", model_params="", train_params=""):
+    """`genbench train` of this recipe is one line, exit 2, and writes no run folder."""
     recipe = tmp_path / "r.toml"
     if not train_params.startswith("steps"):
         train_params = "steps = 2\n" + train_params
     recipe.write_text(RECIPE.format(dataset=dataset, model=model, model_params=model_params, train_params=train_params))
-    return cli("train", recipe, "--runs", tmp_path / "runs", "--quiet")
+    code, _, err = cli("train", recipe, "--runs", tmp_path / "runs", "--quiet")
+    assert_one_line_error(code, err, needle)
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("dataset", ["5", "[1, 2]", "{ n_train = 10 }", "{ name = 3 }"])
 def test_a_dataset_that_is_not_a_name_or_table_is_refused(cli, tmp_path, dataset):
-    code, _, err = train_recipe(cli, tmp_path, dataset=dataset)
-    assert_one_line_error(code, err, "'dataset' must be a name or a table with a 'name'")
-    assert not (tmp_path / "runs").exists()
+    assert_train_refused(cli, tmp_path, "'dataset' must be a name or a table with a 'name'", dataset=dataset)
 
 
 @pytest.mark.parametrize("model, model_params, train_params, needle", [
@@ -77,9 +78,7 @@ def test_a_dataset_that_is_not_a_name_or_table_is_refused(cli, tmp_path, dataset
 ])
 def test_out_of_range_values_are_refused_before_anything_is_written(cli, tmp_path, model, model_params,
                                                                      train_params, needle):
-    code, _, err = train_recipe(cli, tmp_path, model=model, model_params=model_params, train_params=train_params)
-    assert_one_line_error(code, err, needle)
-    assert not (tmp_path / "runs").exists()
+    assert_train_refused(cli, tmp_path, needle, model=model, model_params=model_params, train_params=train_params)
 
 
 @pytest.mark.parametrize("model_params, needle", [
@@ -90,15 +89,12 @@ def test_out_of_range_values_are_refused_before_anything_is_written(cli, tmp_pat
 ])
 def test_text_model_ranges(cli, tmp_path, model_params, needle):
     oracle = '{ name = "oracle", vocab_size = 8, length = 4, n_train = 20, n_test = 10 }'
-    code, _, err = train_recipe(cli, tmp_path, dataset=oracle, model="ngram", model_params=model_params)
-    assert_one_line_error(code, err, needle)
-    assert not (tmp_path / "runs").exists()
+    assert_train_refused(cli, tmp_path, needle, dataset=oracle, model="ngram", model_params=model_params)
 
 
 def test_joint_ranges_are_checked_by_the_model(cli, tmp_path):
-    code, _, err = train_recipe(cli, tmp_path, model="ddpm", model_params="beta_start = 0.1\nbeta_end = 0.01")
-    assert_one_line_error(code, err, "beta_start 0.1 must be <= beta_end 0.01")
-    assert not (tmp_path / "runs").exists()
+    assert_train_refused(cli, tmp_path, "beta_start 0.1 must be <= beta_end 0.01", model="ddpm",
+                         model_params="beta_start = 0.1\nbeta_end = 0.01")
 
 
 def test_a_run_that_fails_before_its_first_write_leaves_no_folder(tmp_path, monkeypatch):
