@@ -125,8 +125,12 @@ def _fits_type(base, value) -> bool:
 
 
 def _fits_range(base, bounds: Range | None, value) -> bool:
-    if base is float and not math.isfinite(value):
-        return False
+    if base is float:
+        try:
+            if not math.isfinite(value):
+                return False
+        except OverflowError:  # an int too large to be a float
+            return False
     return bounds is None or value in bounds
 
 

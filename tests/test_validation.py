@@ -92,6 +92,22 @@ def test_text_model_ranges(cli, tmp_path, model_params, needle):
     assert_train_refused(cli, tmp_path, needle, dataset=oracle, model="ngram", model_params=model_params)
 
 
+@pytest.mark.parametrize("line, needle", [
+    ('seed = "x"', "'seed' must be a non-negative integer, got 'x'"),
+    ("seed = -1", "'seed' must be a non-negative integer, got -1"),
+    ("[train]\nepochs = 0", "'epochs' must be int >= 1, got 0"),
+    ("[train]\nlr = nan", "'lr' must be finite float > 0, got nan"),
+    ("[classifier]\nwidth = 0", "'width' must be int >= 1, got 0"),
+])
+def test_classifier_recipe_ranges(cli, tmp_path, line, needle):
+    recipe = tmp_path / "digits" / "classifier.toml"
+    recipe.parent.mkdir()
+    recipe.write_text(f'version = 1\ndataset = "digits"\n{line}\n')
+    code, _, err = cli("train-extractor", recipe, "-q")
+    assert_one_line_error(code, err, needle)
+    assert sorted(p.name for p in recipe.parent.iterdir()) == ["classifier.toml"]
+
+
 def test_joint_ranges_are_checked_by_the_model(cli, tmp_path):
     assert_train_refused(cli, tmp_path, "beta_start 0.1 must be <= beta_end 0.01", model="ddpm",
                          model_params="beta_start = 0.1\nbeta_end = 0.01")
@@ -188,6 +204,7 @@ def test_check_params_accepts_values_in_range(params):
     ({"b": -0.0001}, "'b' must be finite float in [0, 1)"),
     ({"c": math.nan}, "'c' must be finite float, got nan"),
     ({"c": -math.inf}, "'c' must be finite float, got -inf"),
+    ({"c": 10**400}, "'c' must be finite float"),
     ({"d": 0}, "'d' must be int >= 1 or 'full', got 0"),
     ({"a": 1.5}, "'a' must be int >= 1, got 1.5"),
 ])

@@ -61,6 +61,9 @@ def load_classifier_recipe(name_or_path: str | os.PathLike, baselines: str | os.
             raise GenbenchError(f"{path}: " + unknown_name_message("classifier recipe key", key, sorted(TOP_KEYS)))
     if not isinstance(raw.get("dataset"), str):
         raise GenbenchError(f"{path}: missing 'dataset'")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise GenbenchError(f"{path}: 'seed' must be a non-negative integer, got {seed!r}")
     check_params("[classifier]", DomainCNN.__init__, raw.get("classifier", {}), skip=("self", "channels", "classes"),
                  where=str(path))
     check_params("[train]", ClassifierTrain, raw.get("train", {}), where=str(path))
@@ -90,7 +93,7 @@ def accuracy(net: DomainCNN, x: torch.Tensor, y: torch.Tensor) -> float:
 def train_extractor(recipe: str, baselines: str | os.PathLike | None = None, quiet: bool = False) -> dict:
     path, raw = load_classifier_recipe(recipe, baselines)
     cfg = ClassifierTrain(**raw.get("train", {}))
-    seed = int(raw.get("seed", 0))
+    seed = raw.get("seed", 0)
     ds = load_dataset(raw["dataset"])
     if ds.labels is None or ds.kind != "image":
         raise GenbenchError(f"dataset {ds.name!r} has no image labels to train a classifier on")
