@@ -21,8 +21,12 @@ def _say(progress: bool, message: str) -> None:
 
 
 def train(recipe: str, seed: int | None = None, device: str | None = None, runs: str = "runs",
-          baselines: str | None = None, quiet: bool = False) -> dict:
-    """Train one recipe with one seed (default: its first); writes checkpoint and run record."""
+          baselines: str | None = None, quiet: bool = False) -> dict | None:
+    """Train one recipe with one seed (default: its first); writes checkpoint and run record.
+    Started by torchrun with several processes, the run is data-parallel and rank 0 alone writes
+    and returns the record (the other ranks return None)."""
+    from genbench import distributed
+    from genbench.env import resolve_device
     from genbench.recipes import load_recipe
     from genbench.runs import run_dir, run_recipe
 
@@ -30,8 +34,13 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     seed = r.seeds[0] if seed is None else seed
     if seed < 0:
         raise GenbenchError(f"--seed must be >= 0, got {seed}")
-    record = run_recipe(r, seed, runs=runs, device=device, progress=not quiet)
-    record["run_dir"] = str(run_dir(runs, r, seed))
+    distributed.init(resolve_device(device or r.device))
+    try:
+        record = run_recipe(r, seed, runs=runs, device=device, progress=not quiet)
+    finally:
+        distributed.finish()
+    if record is not None:
+        record["run_dir"] = str(run_dir(runs, r, seed))
     return record
 
 
@@ -231,29 +240,37 @@ def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = Fal
 
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,
-          baselines: str | None = None, plots: bool = True, quiet: bool = False) -> dict:
-    """Run every recipe x seed of a suite that has no current record, then rebuild its tables."""
+          baselines: str | None = None, plots: bool = True, jobs: int = 1, ray: str | None = None,
+          quiet: bool = False) -> dict:
+    """Run every recipe x seed of a suite that has no current record (in `jobs` worker processes, or
+    as tasks of the Ray cluster at `ray`: "local", "auto", "ray://host:port"), then rebuild its
+    tables. A run that fails is listed under "failed" and the others go on."""
+    from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
-    from genbench.runs import existing_record, run_recipe
 
     start = time.perf_counter()
     _, recipes = load_suite(suite, baselines)
     for r in recipes:  # refuse a bad suite before any training
         check_recipe(r)
-    todo = [(r, s) for r in recipes for s in r.seeds]
-    done = 0
-    for i, (r, s) in enumerate(todo, 1):
-        if existing_record(runs, r, s) is not None:
-            _say(not quiet, f"[{i}/{len(todo)}] {r.id} seed {s}: record exists, skipped")
-            continue
-        t = time.perf_counter()
-        record = run_recipe(r, s, runs=runs, device=device, progress=not quiet)
-        done += 1
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items())
-        _say(not quiet, f"[{i}/{len(todo)}] {r.id} seed {s}: {shown} ({time.perf_counter() - t:.1f}s)")
-    table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
-    table.update({"ran": done, "skipped": len(todo) - done, "wall_time_s": time.perf_counter() - start})
+    if ray is not None and jobs != 1:
+        raise GenbenchError("--ray and --jobs do not go together: the Ray cluster decides how many runs go at once")
+    if ray is not None:
+        from genbench.bench_ray import ray_executor
+
+        execute = ray_executor(ray)  # before anything is written: an unreachable cluster is bad input
+    else:
+        execute = executor(jobs)
+    outcome = run_all([(r, s) for r in recipes for s in r.seeds], runs, device=device, execute=execute,
+                      progress=not quiet)
+    try:
+        table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
+    except GenbenchError:
+        if not outcome.failed:
+            raise
+        table = {"markdown": None, "csv": None}  # every run failed: there is no table to write
+    table.update({"ran": len(outcome.ran), "skipped": len(outcome.skipped), "failed": outcome.failed,
+                  "wall_time_s": time.perf_counter() - start})
     return table
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
-from genbench import train_state
+from genbench import distributed, train_state
 from genbench.checkpoint import save_checkpoint
+from genbench.claims import claim
 from genbench.data import load_dataset
 from genbench.env import hardware, resolve_device, seed_everything, versions
 from genbench.io import atomic_write_json
@@ -41,47 +42,57 @@ def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
 
 
 def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str | None = None,
-               progress: bool = True, resume: bool = True) -> dict:
+               progress: bool = True, resume: bool = True, rerun: bool = True) -> dict | None:
+    """Train and score one run under its claim (claims.py). With `rerun` False, a run whose current
+    record exists once the claim is held is not trained again: None is returned."""
     dev = resolve_device(device or recipe.device)
     out = run_dir(runs, recipe, seed)
     started = time.perf_counter()
     generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, dataset)  # before anything is written
-    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab).to(dev)
-    # No mkdir here: every write makes its own folder, so a run that fails before its first write leaves none.
-    train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
-                     state_key=f"{recipe.hash}/{seed}/{dev.type}")
-    model.eval()
+    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab,
+                        levels=dataset.levels).to(dev)
+    distributed.check(model, recipe.train.batch_size, len(dataset.train))
+    state_key = f"{recipe.hash}/{seed}/{dev.type}" + (f"/x{distributed.size()}" if distributed.size() > 1 else "")
+    if distributed.rank() > 0:  # a torchrun helper rank: trains its share, rank 0 writes everything
+        fit(model, dataset, recipe.train, generator, False, state_dir=out if resume else None, state_key=state_key)
+        return None
+    with claim(out):
+        if not rerun and existing_record(runs, recipe, seed) is not None:
+            return None  # another process finished it while this one waited to start
+        train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
+                         state_key=state_key)
+        model.eval()
 
-    save_checkpoint(model, out / "model.safetensors", {
-        "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
-        "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed,
-    })
-    # Scoring draws from its own stream, so a metric's samples do not depend on training length.
-    score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
-    scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
-                      progress=progress, options=recipe.score_options())
-    record = {
-        "schema": RECORD_SCHEMA,
-        "recipe": recipe.id,
-        "recipe_version": recipe.version,
-        "recipe_hash": recipe.hash,
-        "dataset": recipe.dataset,
-        "model": recipe.model,
-        "family": model.family,
-        "seed": seed,
-        "metrics": scores["metrics"],
-        "score": {"metrics": scores["metric_names"], "samples": scores["samples"], "info": scores["info"],
-                  "wall_time_s": scores["wall_time_s"]},
-        "train": {k: v for k, v in train_info.items()},
-        "wall_time_s": time.perf_counter() - started,
-        "device": dev.type,
-        "hardware": hardware(dev),
-        "versions": versions(),
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "checkpoint": "model.safetensors",
-    }
-    atomic_write_json(out / "record.json", record)
-    train_state.clear(out)  # the run is complete: nothing left to resume
+        save_checkpoint(model, out / "model.safetensors", {
+            "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
+            "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed,
+        })
+        # Scoring draws from its own stream, so a metric's samples do not depend on training length.
+        score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
+        scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
+                          progress=progress, options=recipe.score_options())
+        record = {
+            "schema": RECORD_SCHEMA,
+            "recipe": recipe.id,
+            "recipe_version": recipe.version,
+            "recipe_hash": recipe.hash,
+            "dataset": recipe.dataset,
+            "model": recipe.model,
+            "family": model.family,
+            "seed": seed,
+            "metrics": scores["metrics"],
+            "score": {"metrics": scores["metric_names"], "samples": scores["samples"], "info": scores["info"],
+                      "wall_time_s": scores["wall_time_s"]},
+            "train": {k: v for k, v in train_info.items()},
+            "wall_time_s": time.perf_counter() - started,
+            "device": dev.type,
+            "hardware": hardware(dev),
+            "versions": versions(),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "checkpoint": "model.safetensors",
+        }
+        atomic_write_json(out / "record.json", record)
+        train_state.clear(out)  # the run is complete: nothing left to resume
     return record

@@ -104,17 +104,22 @@ def model_device(model) -> torch.device:
 def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, progress: bool = True,
         state_dir: Path | None = None, state_key: str = "") -> dict:
     """Train `model`; with `state_dir`, save resumable state every `cfg.checkpoint_every` steps and
-    resume from the last one found there."""
-    from genbench import train_state
+    resume from the last one found there. Under torchrun, data-parallel (genbench.distributed)."""
+    from genbench import distributed, train_state
 
     cfg.check(dataset)
+    world, writer = distributed.size(), distributed.rank() == 0
+    distributed.check(model, cfg.batch_size, len(dataset.train))
     device = model_device(model)
     x = dataset.train.to(device)
     start = time.perf_counter()
     model.initialize(dataset.continuous(x, generator), generator)
     model.configure_training(cfg)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
-    sampler = EpochSampler(len(x), cfg.batch_size, generator)
+    sampler = EpochSampler(len(x), cfg.batch_size, generator)  # the global batches, the same on every rank
+    own = generator if world == 1 else distributed.rank_generator(generator)
+    if world > 1:
+        distributed.average_gradients(model)
     first = 1
     saved = train_state.load(state_dir, state_key) if state_dir is not None else None
     if saved is not None:
@@ -127,31 +132,40 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
         if ema is not None:
             ema.shadow = parts["ema"]
         generator.set_state(parts["rng"])
+        if world > 1:
+            own.set_state(parts["rank_rng"][distributed.rank()])
         sampler.load_state_dict(parts["sampler"])
         first = step_done + 1
     stats: dict[str, float] = {}
     step = first - 1
-    with tqdm(total=cfg.steps, initial=step, desc=f"train {model.name}", unit="step", disable=not progress or None,
-              leave=False) as bar:
+    with tqdm(total=cfg.steps, initial=step, desc=f"train {model.name}", unit="step",
+              disable=not (progress and writer) or None, leave=False) as bar:
         for step in range(first, cfg.steps + 1):  # noqa: B007 (read after the loop)
             idx = sampler.next()
             batch = x if idx is None else x[idx]
+            if world > 1:
+                batch = distributed.share(batch)
             if cfg.augmenting:
-                batch = augment(batch, cfg.augment_flip, cfg.augment_shift, generator)
-            stats = model.train_step(dataset.continuous(batch, generator), generator)
+                batch = augment(batch, cfg.augment_flip, cfg.augment_shift, own)
+            stats = model.train_step(dataset.continuous(batch, own), own)
+            if world > 1:
+                stats = distributed.mean(stats)
             if ema is not None:
                 ema.update(model)
             bar.update(1)
             bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
             if state_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                train_state.save(state_dir, step, {
-                    "model": model.state_dict(), "optimizers": [o.state_dict() for o in model.optimizers()],
-                    "schedulers": [s.state_dict() for s in model.schedulers()],
-                    "ema": ema.shadow if ema is not None else {}, "rng": generator.get_state(),
-                    "sampler": sampler.state_dict()}, state_key)
+                rank_rng = distributed.gather_states(own) if world > 1 else []
+                if writer:
+                    train_state.save(state_dir, step, {
+                        "model": model.state_dict(), "optimizers": [o.state_dict() for o in model.optimizers()],
+                        "schedulers": [s.state_dict() for s in model.schedulers()],
+                        "ema": ema.shadow if ema is not None else {}, "rng": generator.get_state(),
+                        "sampler": sampler.state_dict(), **({"rank_rng": rank_rng} if world > 1 else {})},
+                        state_key)
             if model.converged:
                 break
     if ema is not None:
         ema.copy_to(model)
     return {"steps": step, "resumed_from": first - 1, "converged": bool(model.converged), "final": stats,
-            "wall_time_s": time.perf_counter() - start}
+            "wall_time_s": time.perf_counter() - start, **({"processes": world} if world > 1 else {})}

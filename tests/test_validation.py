@@ -113,19 +113,6 @@ def test_joint_ranges_are_checked_by_the_model(cli, tmp_path):
                          model_params="beta_start = 0.1\nbeta_end = 0.01")
 
 
-def test_a_run_that_fails_before_its_first_write_leaves_no_folder(tmp_path, monkeypatch):
-    from genbench import runs
-    from genbench.recipes import load_recipe
-
-    def fails(*args, **kwargs):
-        raise GenbenchError("training failed")
-
-    monkeypatch.setattr(runs, "fit", fails)
-    with pytest.raises(GenbenchError):
-        runs.run_recipe(load_recipe("ring8/gmm"), 0, runs=tmp_path / "runs", device="cpu", progress=False)
-    assert not (tmp_path / "runs").exists()
-
-
 def gmm_checkpoint(tmp_path, covariance, config_edit=None, state_edit=None):
     model = build_model("gmm", (2,), {"components": 3, "covariance": covariance})
     if state_edit:

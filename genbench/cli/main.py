@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from genbench import __version__
@@ -41,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("train", "train one recipe with one seed",
              "Train RECIPE (an id such as grid25/gmm, or a path to a .toml) with one seed. Writes "
-             "RUNS/<recipe>/seed<N>/model.safetensors, model.json (config) and record.json (metrics).")
+             "RUNS/<recipe>/seed<N>/model.safetensors, model.json (config) and record.json (metrics). "
+             "Launched as `torchrun --nproc-per-node N -m genbench train RECIPE`, a gradient-trained model "
+             "trains data-parallel over N processes (each batch split across them; rank 0 writes).")
     sp.add_argument("recipe", help="recipe id (see `genbench list recipes`) or path to a recipe .toml")
     sp.add_argument("--seed", type=int, help="seed (default: the recipe's first seed)")
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default: the recipe's, usually auto)")
@@ -90,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override every recipe's device")
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
     sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
+    sp.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                    help="train N runs at once in worker processes, each with cores/N torch threads (default 1). "
+                         "Runs are claimed first, so several benches may share one --runs folder")
+    sp.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="run each run as a task of a Ray cluster: ADDRESS 'auto', 'ray://host:port' or "
+                         "'host:port' joins one, no ADDRESS starts a local one (needs genbench[ray])")
 
     sp = add("leaderboard", "rebuild a suite's leaderboard from run records alone")
     sp.add_argument("suite", nargs="?", default="quick", help="suite name (default: quick)")
@@ -162,6 +171,8 @@ def cmd_train(args) -> int:
 
     record = train(args.recipe, seed=args.seed, device=args.device, runs=args.runs, baselines=args.baselines,
                    quiet=args.quiet)
+    if record is None:  # a torchrun helper rank: rank 0 reports
+        return 0
     print(f"{record['recipe']} seed {record['seed']} ({record['train']['steps']} steps, "
           f"{record['wall_time_s']:.1f}s) -> {record['run_dir']}")
     print_scores(record["metrics"])
@@ -204,11 +215,15 @@ def cmd_bench(args) -> int:
     from genbench.api import bench
 
     out = bench(args.suite, runs=args.runs, leaderboards=args.leaderboards, device=args.device,
-                baselines=args.baselines, plots=args.plots, quiet=args.quiet)
+                baselines=args.baselines, plots=args.plots, jobs=args.jobs, ray=args.ray,
+                quiet=args.quiet)
     print(f"suite {args.suite}: ran {out['ran']}, skipped {out['skipped']} (already recorded), "
-          f"total {out['wall_time_s']:.1f}s")
-    print(f"leaderboard written to {out['markdown']} and {out['csv']}")
-    return 0
+          f"failed {len(out['failed'])}, total {out['wall_time_s']:.1f}s")
+    if out["markdown"] is not None:
+        print(f"leaderboard written to {out['markdown']} and {out['csv']}")
+    for recipe, seed, reason in out["failed"]:
+        print(f"  FAILED {recipe} seed {seed}: {reason}")
+    return 1 if out["failed"] else 0
 
 
 def cmd_leaderboard(args) -> int:
@@ -244,11 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except GenbenchError as e:
-        print(f"genbench: error: {e}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank fails alike: say it once
+            print(f"genbench: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `genbench list | head`: the reader left; not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
     except KeyboardInterrupt:

@@ -79,15 +79,28 @@ def register_model(name: str):
     return decorator
 
 
+# Hyper-parameters a model takes from the dataset, not the recipe: a text model's vocabulary, the
+# grey levels of a model of discrete images.
+FROM_DATASET = ("vocab", "levels")
+
+
+def takes_from_dataset(name: str) -> list[str]:
+    return [p for p in FROM_DATASET if p in inspect.signature(MODELS.get(name).__init__).parameters]
+
+
 def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = None,
-                vocab: list[str] | None = None) -> GenerativeModel:
-    """A model from its hyper-parameters; a text model also gets the dataset's `vocab`."""
+                vocab: list[str] | None = None, levels: int | None = None) -> GenerativeModel:
+    """A model from its hyper-parameters; a text model also gets the dataset's `vocab`, a model of
+    discrete images its `levels`."""
     cls = MODELS.get(name)
     if not data_shape or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in data_shape):
         raise GenbenchError(f"model {name!r}: data_shape must be positive integers, got {list(data_shape)}")
     hparams = dict(hparams or {})
-    if vocab is not None and "vocab" in inspect.signature(cls.__init__).parameters:
+    takes = takes_from_dataset(name)
+    if vocab is not None and "vocab" in takes:
         hparams["vocab"] = list(vocab)
+    if levels is not None and "levels" in takes:
+        hparams["levels"] = levels
     check_params(f"model {name!r}", cls.__init__, hparams, skip=("self", "data_shape"))
     try:
         return cls(tuple(data_shape), **hparams)
@@ -95,4 +108,16 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
         raise GenbenchError(f"model {name!r}: {e}") from e
 
 
-from genbench.models import ddpm, flow, gan, gmm, lstm, made, ngram, transformer, vae  # noqa: E402,F401
+from genbench.models import (  # noqa: E402,F401
+    ddpm,
+    flow,
+    gan,
+    glow,
+    gmm,
+    lstm,
+    made,
+    ngram,
+    pixelcnn,
+    transformer,
+    vae,
+)

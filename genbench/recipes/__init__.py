@@ -21,7 +21,7 @@ from genbench.env import DEVICES
 from genbench.errors import GenbenchError
 from genbench.features import EXTRACTORS
 from genbench.metrics import METRICS
-from genbench.models import MODELS
+from genbench.models import FROM_DATASET, MODELS, takes_from_dataset
 from genbench.paths import baselines_dir
 from genbench.registry import check_params, unknown_name_message
 from genbench.scoring import select_metrics
@@ -98,7 +98,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     if model["name"] not in MODELS:
         _fail(where, unknown_name_message("model", model["name"], MODELS.names()))
     check_params(f"model {model['name']!r}", MODELS.get(model["name"]).__init__, model_params,
-                 skip=("self", "data_shape", "vocab"), where=where)  # a text model's vocab is the dataset's
+                 skip=("self", "data_shape", *FROM_DATASET), where=where)  # filled in from the dataset
 
     train = raw.get("train", {})
     if not isinstance(train, dict):
@@ -145,7 +145,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
 
 
 def check_recipe(recipe: Recipe, dataset=None) -> None:
-    """Refuse [train] options and metrics this recipe's dataset cannot take, before any training."""
+    """Refuse [train] options, metrics and models this recipe's dataset cannot take, before any training."""
     dataset = dataset if dataset is not None else load_dataset(recipe.dataset, recipe.dataset_params)
     has_log_prob = MODELS.get(recipe.model).has_log_prob
     try:
@@ -153,6 +153,11 @@ def check_recipe(recipe: Recipe, dataset=None) -> None:
         select_metrics(dataset, recipe.metrics, True, has_log_prob, recipe.score_options())
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
+    for param in takes_from_dataset(recipe.model):
+        if getattr(dataset, param) is None:
+            what = {"vocab": "a vocabulary (text)", "levels": "grey levels (discrete images)"}[param]
+            raise GenbenchError(f"recipe {recipe.path}: model {recipe.model!r} needs a dataset with {what}; "
+                                f"{dataset.name!r} has none")
 
 
 def list_recipes(baselines: str | os.PathLike | None = None) -> list[str]:

@@ -1,0 +1,162 @@
+"""Running a suite's runs: every recipe x seed without a current record, in this process or in N
+worker processes on this machine (each with cores/N torch threads).
+
+Each run is claimed before it starts (claims.py), so benches and workers sharing a runs folder
+never train a run twice; a run held by another process is waited for, and taken over if its
+holder dies without a record. A run that fails is reported with its recipe and seed, its
+traceback kept in its folder as error.txt, and the other runs go on.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from genbench.claims import RunClaimed, held
+from genbench.errors import GenbenchError
+from genbench.io import atomic_write_text
+from genbench.recipes import Recipe
+from genbench.runs import existing_record, run_dir, run_recipe
+
+POLL_S = 2.0
+ERROR = "error.txt"  # how often a run held by another process is looked at again
+
+
+@dataclass
+class Outcome:
+    ran: list[tuple[str, int]] = field(default_factory=list)
+    skipped: list[tuple[str, int]] = field(default_factory=list)  # recorded already, or by another process
+    failed: list[tuple[str, int, str]] = field(default_factory=list)  # recipe, seed, one-line reason
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        tqdm.write(message, file=sys.stderr)
+
+
+def one_run(recipe: Recipe, seed: int, runs, device, progress: bool) -> tuple[str, str]:
+    """('ran', summary) | ('claimed', holder) | ('skipped', '') | ('failed', reason); never raises
+    but on an interrupt, so one bad run cannot stop the others."""
+    t = time.perf_counter()
+    try:
+        record = run_recipe(recipe, seed, runs=runs, device=device, progress=progress, rerun=False)
+    except RunClaimed as e:
+        return "claimed", str(e)
+    except Exception as e:  # noqa: BLE001 (reported, with the traceback kept beside the run)
+        folder = run_dir(runs, recipe, seed)
+        if folder.is_dir():
+            atomic_write_text(folder / ERROR, traceback.format_exc())
+        return "failed", str(e) if isinstance(e, GenbenchError) else f"{type(e).__name__}: {e}"
+    if record is None:
+        return "skipped", ""
+    (run_dir(runs, recipe, seed) / ERROR).unlink(missing_ok=True)  # an earlier failure's, now mended
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items() if v is not None)
+    return "ran", f"{shown} ({time.perf_counter() - t:.1f}s)"
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def executor(jobs: int = 1):
+    """How runs are carried out: here (jobs 1) or in `jobs` worker processes. (Ray: bench_ray.)"""
+    if jobs < 1:
+        raise GenbenchError(f"--jobs must be at least 1, got {jobs}")
+    return serial if jobs == 1 else functools.partial(processes, jobs=jobs)
+
+
+def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, execute=None,
+            progress: bool = True) -> Outcome:
+    """Run every (recipe, seed) of `todo` that has no current record, by `execute` (see `executor`;
+    default: one after another in this process)."""
+    execute = execute or serial
+    outcome = Outcome()
+    pending = []
+    for r, s in todo:
+        if existing_record(runs, r, s) is not None:
+            outcome.skipped.append((r.id, s))
+        else:
+            pending.append((r, s))
+    if len(outcome.skipped):
+        _say(progress, f"{len(outcome.skipped)} of {len(todo)} runs already recorded: skipped")
+    with tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None,
+              file=sys.stderr) as bar:
+        def note(r: Recipe, s: int, status: str, text: str) -> None:
+            if status == "claimed":
+                return
+            if status == "failed":
+                if (run_dir(runs, r, s) / ERROR).is_file():
+                    text += f" (traceback in {run_dir(runs, r, s) / ERROR})"
+                outcome.failed.append((r.id, s, text))
+                _say(progress, f"{r.id} seed {s}: FAILED: {text}")
+            elif status == "skipped":
+                outcome.skipped.append((r.id, s))
+                _say(progress, f"{r.id} seed {s}: recorded by another process")
+            else:
+                outcome.ran.append((r.id, s))
+                _say(progress, f"{r.id} seed {s}: {text}")
+            bar.update(1)
+
+        while pending:
+            claimed = execute(pending, runs, device, progress, note)
+            if claimed:
+                _say(progress, f"waiting for {len(claimed)} run(s) held by other processes")
+                while all(held(run_dir(runs, r, s)) for r, s in claimed):
+                    time.sleep(POLL_S)
+            pending = claimed  # each is retried: recorded by its holder now, or taken over
+    return outcome
+
+
+def serial(pending, runs, device, progress, note) -> list[tuple[Recipe, int]]:
+    claimed = []
+    for r, s in pending:
+        status, text = one_run(r, s, runs, device, progress)
+        if status == "claimed":
+            claimed.append((r, s))
+        note(r, s, status, text)
+    return claimed
+
+
+def processes(pending, runs, device, progress, note, jobs: int = 2) -> list[tuple[Recipe, int]]:
+    threads = max(1, cores() // jobs)
+    claimed = []
+    # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pools.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(one_run, r, s, runs, device, False): (r, s) for r, s in pending}
+        try:
+            left = set(futures)
+            while left:
+                done, left = wait(left, return_when=FIRST_COMPLETED)
+                for f in done:
+                    r, s = futures[f]
+                    try:
+                        status, text = f.result()
+                    except BrokenProcessPool:
+                        status, text = "failed", "its worker process died (killed, or out of memory?); " \
+                                                 "the next bench resumes it"
+                    if status == "claimed":
+                        claimed.append((r, s))
+                    note(r, s, status, text)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return claimed
