@@ -14,7 +14,7 @@ from genbench.data import DATASETS
 from genbench.errors import GenbenchError
 from genbench.features.cnn import DomainCNN
 from genbench.features.train import ClassifierTrain
-from genbench.models import MODELS, build_model
+from genbench.models import FROM_DATASET, MODELS, build_model
 from genbench.registry import Range, check_params
 from genbench.training import TrainConfig
 from tests.conftest import assert_one_line_error
@@ -106,6 +106,16 @@ def test_classifier_recipe_ranges(cli, tmp_path, line, needle):
     code, _, err = cli("train-extractor", recipe, "-q")
     assert_one_line_error(code, err, needle)
     assert sorted(p.name for p in recipe.parent.iterdir()) == ["classifier.toml"]
+
+
+@pytest.mark.parametrize("model, model_params, needle", [
+    ("pixelcnn", "kernel = 1", "'kernel' must be int >= 3, got 1"),
+    ("pixelcnn", "kernel = 4", "kernel (4) must be odd"),
+    ("glow", "alpha = 0.5", "'alpha' must be finite float in (0, 0.5), got 0.5"),
+    ("glow", "scales = 0", "'scales' must be int >= 1, got 0"),
+])
+def test_image_model_ranges(cli, tmp_path, model, model_params, needle):
+    assert_train_refused(cli, tmp_path, needle, dataset='"digits"', model=model, model_params=model_params)
 
 
 def test_joint_ranges_are_checked_by_the_model(cli, tmp_path):
@@ -211,7 +221,7 @@ def declarers():
     """Every function whose keyword parameters a user sets from a file: (label, fn, skipped names)."""
     out = [("[train]", TrainConfig, ()), ("[classifier]", DomainCNN.__init__, ("self",)),
            ("classifier [train]", ClassifierTrain, ())]
-    out += [(f"model {n!r}", cls.__init__, ("self", "data_shape", "vocab")) for n, cls in MODELS.items()]
+    out += [(f"model {n!r}", cls.__init__, ("self", "data_shape", *FROM_DATASET)) for n, cls in MODELS.items()]
     out += [(f"dataset {n!r}", fn, ()) for n, fn in DATASETS.items()]
     return [pytest.param(*entry, id=entry[0]) for entry in out]
 
