@@ -171,7 +171,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
           seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
-          text: str | None = None, refs: str | None = None, quiet: bool = False) -> dict:
+          text: str | None = None, refs: str | None = None, baselines: str | None = None, quiet: bool = False) -> dict:
     """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), feature arrays, or a file of
     system outputs (--text) against a file of references (--refs).
 
@@ -208,7 +208,12 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         from genbench.features import EXTRACTORS
 
         EXTRACTORS.get(extractor)
-    options = {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size}
+    if baselines is not None:
+        from genbench.paths import baselines_dir
+
+        baselines_dir(baselines)  # refuse a folder that does not exist, whatever is scored
+    options = {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size,
+               "baselines": baselines}
     if features is not None:
         out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
         if json is not None:
@@ -246,11 +251,11 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     return out
 
 
-def train_extractor(recipe: str, quiet: bool = False) -> dict:
+def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = False) -> dict:
     """Train a domain classifier (feature extractor) by baselines/<dataset>/classifier.toml."""
     from genbench.features.train import train_extractor as run
 
-    return run(recipe, quiet=quiet)
+    return run(recipe, baselines=baselines, quiet=quiet)
 
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_bytes, atomic_write_json
+from genbench.models import build_model
 
 
 def config_path(weights: Path) -> Path:
@@ -31,8 +32,6 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from genbench.models import build_model
-
     path = Path(path)
     if not path.is_file():
         raise GenbenchError(f"checkpoint {path} does not exist")
@@ -42,8 +41,10 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     try:
         config = json.loads(cfg_file.read_text())
         model = build_model(config["model"], tuple(config["data_shape"]), config.get("hparams", {}))
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise GenbenchError(f"checkpoint config {cfg_file} is malformed ({e})") from None
+    except GenbenchError as e:
+        raise GenbenchError(f"checkpoint config {cfg_file}: {e}") from None
     try:
         tensors = load_file(str(path), device=device)
     except (SafetensorError, OSError, ValueError) as e:
@@ -53,6 +54,10 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     except RuntimeError as e:
         first = str(e).strip().splitlines()
         raise GenbenchError(f"checkpoint {path} does not fit model {config['model']!r}: {first[-1].strip() if first else e}") from None
+    try:
+        model.check_state()
+    except ValueError as e:
+        raise GenbenchError(f"checkpoint {path} holds invalid {config['model']!r} parameters: {e}") from None
     model.to(device)
     model.eval()
     return model, config

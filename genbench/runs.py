@@ -72,7 +72,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
         # Scoring draws from its own stream, so a metric's samples do not depend on training length.
         score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
         scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
-                          progress=progress, options={"extractor": recipe.extractor})
+                          progress=progress, options=recipe.score_options())
         record = {
             "schema": RECORD_SCHEMA,
             "recipe": recipe.id,

@@ -16,7 +16,7 @@ SAMPLE_CHUNK = 10000
 
 def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, has_log_prob: bool,
                    options: dict | None = None) -> list[Metric]:
-    """The metrics to run: those asked for (each must apply), or all that apply."""
+    """The metrics to run, prepared: those asked for (each must apply), or all that apply."""
     def reason(metric: Metric) -> str | None:
         if metric.needs_log_prob and not has_log_prob:
             return ("it needs a model with an exact log_prob; score a --checkpoint of such a model"
@@ -28,14 +28,16 @@ def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, h
         chosen = [m for m in chosen if reason(m) is None]
         if not chosen:
             raise GenbenchError(f"no registered metric applies to dataset {dataset.name!r} with this input")
-        return chosen
-    chosen = []
-    for n in names:
-        metric = build_metric(n, options)
-        why = reason(metric)
-        if why is not None:
-            raise GenbenchError(f"metric {n!r} does not apply: {why}")
-        chosen.append(metric)
+    else:
+        chosen = []
+        for n in names:
+            metric = build_metric(n, options)
+            why = reason(metric)
+            if why is not None:
+                raise GenbenchError(f"metric {n!r} does not apply: {why}")
+            chosen.append(metric)
+    for metric in chosen:
+        metric.prepare(dataset)
     return chosen
 
 
@@ -73,7 +75,7 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
     """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "samples": n, ...}.
 
     `n_samples` is how many samples are scored: drawn from `model`, or the first of `samples`.
-    `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size).
+    `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size, baselines).
     """
     start = time.perf_counter()
     chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob, options)

@@ -14,25 +14,27 @@ from tqdm.auto import tqdm
 from genbench.augment import augment
 from genbench.data import Dataset
 from genbench.errors import GenbenchError
+from genbench.registry import Count, Fraction, Natural, NonNegative, Positive
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The recipe's [train] table. Optimizer settings apply to gradient-trained models only."""
+    """The recipe's [train] table. Optimizer settings apply to gradient-trained models only; ranges
+    are declared with the types and checked when a recipe is loaded (genbench.registry.check_params)."""
 
-    steps: int = 100
-    batch_size: int | Literal["full"] = "full"
-    lr: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    weight_decay: float = 0.0
-    grad_clip: float = 0.0  # max gradient norm; 0 = off
-    warmup_steps: int = 0
+    steps: Count = 100
+    batch_size: Count | Literal["full"] = "full"
+    lr: Positive = 1e-3
+    beta1: Fraction = 0.9
+    beta2: Fraction = 0.999
+    weight_decay: NonNegative = 0.0
+    grad_clip: NonNegative = 0.0  # max gradient norm; 0 = off
+    warmup_steps: Natural = 0
     schedule: Literal["constant", "cosine"] = "constant"
-    ema: float = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
-    checkpoint_every: int = 0  # save resumable state every N steps; 0 = never
+    ema: Fraction = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
+    checkpoint_every: Natural = 0  # save resumable state every N steps; 0 = never
     augment_flip: bool = False  # images: random left-right flips (genbench.augment)
-    augment_shift: int = 0  # images: random shifts of up to N pixels; 0 = off
+    augment_shift: Natural = 0  # images: random shifts of up to N pixels; 0 = off
     # Batch norm and dropout are model options (they change the network), not trainer options.
 
     @property
@@ -41,8 +43,6 @@ class TrainConfig:
 
     def check(self, dataset: Dataset) -> None:
         """Refuse settings this dataset cannot take (called before a run writes anything)."""
-        if self.augment_shift < 0:
-            raise GenbenchError(f"[train] augment_shift must be >= 0 pixels, got {self.augment_shift}")
         if self.augmenting and dataset.kind != "image":
             raise GenbenchError(f"[train] augment_flip / augment_shift apply to image datasets; "
                                 f"{dataset.name!r} is {dataset.kind}")

@@ -81,7 +81,7 @@ def test_gan_generator_batch_norm_trains_and_samples_from_running_statistics():
 
 @pytest.mark.parametrize("train, needle", [
     ("augment_flip = true", "apply to image datasets; 'ring8' is points"),
-    ("augment_shift = -1", "augment_shift must be >= 0"),
+    ("augment_shift = -1", "'augment_shift' must be int >= 0, got -1"),
 ])
 def test_bad_augmentation_in_a_recipe_is_one_line_and_writes_nothing(cli, tmp_path, train, needle):
     bad = tmp_path / "bad.toml"

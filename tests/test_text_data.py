@@ -16,7 +16,7 @@ def test_train_stride_overlaps_training_windows_only():
     assert "train_stride" in dense.params and "train_stride" not in plain.params
 
 
-@pytest.mark.parametrize("stride", [0, 65])
-def test_bad_train_stride(stride):
-    with pytest.raises(GenbenchError, match="train_stride must be in 1..context"):
+@pytest.mark.parametrize("stride, needle", [(0, "'train_stride' must be int >= 1"), (65, "train_stride must be in 1..context")])
+def test_bad_train_stride(stride, needle):
+    with pytest.raises(GenbenchError, match=needle):
         load_dataset("shakespeare-char", {"context": 64, "train_stride": stride})

@@ -77,11 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(or set GENBENCH_INCEPTION_WEIGHTS)")
     sp.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
     sp.add_argument("--reference-features", help="(N, d) reference features for --features")
+    sp.add_argument("--baselines", help="folder whose <dataset>/classifier.* weights the domain extractors load "
+                                        "(default: ./baselines or $GENBENCH_BASELINES)")
 
     sp = add("train-extractor", "train a dataset's domain classifier (the offline image-metric extractor)",
              "Train the classifier of baselines/<dataset>/classifier.toml and write classifier.safetensors and "
              "classifier.json (SHA-256, test accuracy) beside it.")
     sp.add_argument("recipe", help="dataset name (e.g. digits) or path to a classifier.toml")
+    sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
 
     sp = add("bench", "train and score every recipe x seed of a suite, then rebuild its leaderboard",
              "Run each recipe x seed of SUITE that has no current record under RUNS (so an interrupted "
@@ -185,7 +188,8 @@ def cmd_score(args) -> int:
                 json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device,
                 extractor=args.extractor, inception_weights=args.inception_weights,
                 kid_subset_size=args.kid_subset_size, features=args.features,
-                reference_features=args.reference_features, text=args.text, refs=args.refs, quiet=args.quiet)
+                reference_features=args.reference_features, text=args.text, refs=args.refs,
+                baselines=args.baselines, quiet=args.quiet)
     if out.get("dataset"):
         print(f"{out['dataset']}: {out['samples']} samples")
     elif out.get("text"):
@@ -203,7 +207,7 @@ def cmd_score(args) -> int:
 def cmd_train_extractor(args) -> int:
     from genbench.api import train_extractor
 
-    out = train_extractor(args.recipe, quiet=args.quiet)
+    out = train_extractor(args.recipe, baselines=args.baselines, quiet=args.quiet)
     print(f"{out['dataset']} classifier: test accuracy {out['test_accuracy']:.4f}, "
           f"{out['train_time_s']:.1f}s -> {out['weights']} (sha256 {out['sha256'][:16]}…)")
     return 0

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 
 from genbench.data import DATASETS, Dataset
+from genbench.registry import Natural, Proportion
 
 
 @DATASETS.register("digits")
-def digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+def digits(test_fraction: Proportion = 0.2, seed: Natural = 0) -> Dataset:
     """scikit-learn's 8x8 digits: 1797 images, 17 grey levels, fixed split by seed."""
     from sklearn.datasets import load_digits
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_bytes
+from genbench.paths import cache_dir
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,6 @@ class Resource:
     hint: str = ""  # another way to get it, e.g. "apt-get install dataset-fashion-mnist"
     subdir: str = ""  # folder under the cache / $GENBENCH_DATA
     gzipped: bool = False  # sha256 is of the decompressed bytes (repackagers recompress, content stays)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench")
 
 
 def sha256_of(path: Path, gzipped: bool = False) -> str:

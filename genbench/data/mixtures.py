@@ -12,6 +12,7 @@ import math
 import torch
 
 from genbench.data import DATASETS, Dataset
+from genbench.registry import Count, Natural
 
 
 def _mixture(name: str, modes: torch.Tensor, std: float, n_train: int, n_test: int, seed: int, description: str) -> Dataset:
@@ -28,7 +29,7 @@ def _mixture(name: str, modes: torch.Tensor, std: float, n_train: int, n_test: i
 
 
 @DATASETS.register("ring8")
-def ring8(n_train: int = 10000, n_test: int = 2500, seed: int = 0) -> Dataset:
+def ring8(n_train: Count = 10000, n_test: Count = 2500, seed: Natural = 0) -> Dataset:
     """8 Gaussians on a circle of radius 1, std 0.01 (known modes)."""
     angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
     modes = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
@@ -37,7 +38,7 @@ def ring8(n_train: int = 10000, n_test: int = 2500, seed: int = 0) -> Dataset:
 
 
 @DATASETS.register("grid25")
-def grid25(n_train: int = 10000, n_test: int = 2500, seed: int = 0) -> Dataset:
+def grid25(n_train: Count = 10000, n_test: Count = 2500, seed: Natural = 0) -> Dataset:
     """25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (known modes)."""
     axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     modes = torch.cartesian_prod(axis, axis)

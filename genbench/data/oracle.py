@@ -12,11 +12,13 @@ scores held-out teacher data (coverage). Everything runs in float64.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
 from genbench.data import DATASETS, Dataset
-from genbench.errors import GenbenchError
+from genbench.registry import Count, Natural, Range
 
 
 class TeacherLSTM(nn.Module):
@@ -80,13 +82,9 @@ class TeacherLSTM(nn.Module):
 
 
 @DATASETS.register("oracle")
-def oracle(vocab_size: int = 200, length: int = 20, hidden: int = 32, n_train: int = 10000, n_test: int = 2000,
-           seed: int = 0) -> Dataset:
+def oracle(vocab_size: Annotated[int, Range(2)] = 200, length: Count = 20, hidden: Count = 32, n_train: Count = 10000,
+           n_test: Count = 2000, seed: Natural = 0) -> Dataset:
     """Samples of a fixed random teacher LSTM (Texygen's oracle): exact data likelihood."""
-    for key, value, least in (("vocab_size", vocab_size, 2), ("length", length, 1), ("hidden", hidden, 1),
-                              ("n_train", n_train, 1), ("n_test", n_test, 1)):
-        if value < least:
-            raise GenbenchError(f"dataset 'oracle': {key} must be >= {least}, got {value}")
     teacher = TeacherLSTM(vocab_size, hidden, length, seed)
     data = teacher.sample(n_train + n_test, torch.Generator().manual_seed(seed + 1))
     return Dataset(name="oracle", kind="text", train=data[:n_train], test=data[n_train:],

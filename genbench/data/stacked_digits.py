@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from genbench.data import DATASETS, Dataset, load_dataset
+from genbench.registry import Count, Natural
 
 
 def stack(images: torch.Tensor, labels: torch.Tensor, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -21,7 +22,7 @@ def stack(images: torch.Tensor, labels: torch.Tensor, n: int, g: torch.Generator
 
 
 @DATASETS.register("stacked-digits")
-def stacked_digits(n_train: int = 20000, n_test: int = 26000, seed: int = 0) -> Dataset:
+def stacked_digits(n_train: Count = 20000, n_test: Count = 26000, seed: Natural = 0) -> Dataset:
     """Three 8x8 digits as RGB channels: 1000 equally likely modes (Stacked-MNIST on digits)."""
     digits = load_dataset("digits")
     g = torch.Generator().manual_seed(seed)

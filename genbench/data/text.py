@@ -15,19 +15,21 @@ start: the quantity nanoGPT's validation loss estimates from random windows, her
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import torch
 
 from genbench.data import DATASETS, Dataset
 from genbench.data.fetch import Resource, fetch
 from genbench.errors import GenbenchError
+from genbench.paths import source_root
+from genbench.registry import Count, Proportion, Range
 
-_REPO = Path(__file__).resolve().parents[2]
 TINY_SHAKESPEARE = Resource(
     name="tinyshakespeare.txt",
     sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
-    search=(str(_REPO.parent / "shared" / "data"), "../shared/data"),  # a checkout's shared data, CI's too
+    search=(str(source_root().parent / "shared" / "data"), "../shared/data"),  # a checkout's shared data, CI's too
     subdir="text",
 )
 
@@ -70,15 +72,11 @@ def segments(rows: torch.Tensor, vocab: list[str]) -> list[str]:
 
 
 @DATASETS.register("shakespeare-char")
-def shakespeare_char(context: int = 128, test_fraction: float = 0.1, path: str | None = None,
-                     train_stride: int | None = None) -> Dataset:
+def shakespeare_char(context: Annotated[int, Range(2)] = 128, test_fraction: Proportion = 0.1, path: str | None = None,
+                     train_stride: Count | None = None) -> Dataset:
     """Tiny Shakespeare, character level (65 symbols), first 90% train / last 10% test."""
-    if context < 2:
-        raise GenbenchError(f"dataset 'shakespeare-char': context must be >= 2, got {context}")
-    if train_stride is not None and not 1 <= train_stride <= context:
+    if train_stride is not None and train_stride > context:
         raise GenbenchError(f"dataset 'shakespeare-char': train_stride must be in 1..context, got {train_stride}")
-    if not 0 < test_fraction < 1:
-        raise GenbenchError(f"dataset 'shakespeare-char': test_fraction must be in (0, 1), got {test_fraction}")
     text = read_utf8(fetch(TINY_SHAKESPEARE, path), "corpus")
     vocab = sorted(set(text))
     index = {c: i for i, c in enumerate(vocab)}

@@ -9,10 +9,12 @@ Inception-v3 is used wherever its weights exist on disk.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 
 import torch
 
+from genbench.paths import baselines_dir
 from genbench.registry import Registry
 
 EXTRACTORS: Registry = Registry("feature extractor")
@@ -45,10 +47,17 @@ _memo: dict[tuple[str, int], tuple[weakref.ref, dict]] = {}
 
 
 def load_extractor(name: str, **options) -> Extractor:
-    """Load (once per process) the extractor called `name`."""
-    key = (name, tuple(sorted((k, str(v)) for k, v in options.items() if v is not None)))
+    """Load (once per process) the extractor called `name`, given the options its loader takes
+    (`inception_weights`, `baselines`: the folder whose <dataset>/classifier.* weights a domain
+    extractor loads); the others are ignored, so a caller can pass all it knows."""
+    loader = EXTRACTORS.get(name)
+    accepted = inspect.signature(loader).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
+    if "baselines" in accepted:  # resolved now: the default depends on $GENBENCH_BASELINES and the cwd
+        kwargs["baselines"] = baselines_dir(kwargs.get("baselines")).resolve()
+    key = (name, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
     if key not in _loaded:
-        _loaded[key] = EXTRACTORS.get(name)(**{k: v for k, v in options.items() if v is not None})
+        _loaded[key] = loader(**kwargs)
     return _loaded[key]
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 from genbench.data import Dataset
-from genbench.data.fetch import cache_dir
 from genbench.features import Extractor
 from genbench.io import atomic_write_bytes
+from genbench.paths import cache_dir
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Domain-classifier feature extractors (the offline default), in torch-fidelity's registry too.
 
 `digits-cnn` and `fashion-cnn` load the committed weights baselines/<dataset>/classifier.safetensors
-after checking them against the SHA-256 recorded beside them. `digits-cnn-stacked` applies
+(in the run's baselines folder: `--baselines DIR` reaches them too) after checking them against the
+SHA-256 recorded beside them. `digits-cnn-stacked` applies
 `digits-cnn` to each channel of a stacked-digits image: features are concatenated, and the 1000
 logits are log p(d1) + log p(d2) + log p(d3), so its classes are exactly the 1000 modes.
 """
@@ -9,32 +10,31 @@ logits are log p(d1) + log p(d2) + log p(d3), so its classes are exactly the 100
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
 from torch_fidelity import register_feature_extractor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from genbench.data.fetch import sha256_of
 from genbench.errors import GenbenchError
 from genbench.features import EXTRACTORS, Extractor
 from genbench.features.cnn import DomainCNN
+from genbench.paths import baselines_dir
 
 DOMAIN = {"digits-cnn": "digits", "fashion-cnn": "fashion-mnist"}
 
 
-def weights_paths(dataset: str) -> tuple[Path, Path]:
-    from genbench.recipes import baselines_dir
-
-    folder = baselines_dir() / dataset
+def weights_paths(dataset: str, baselines: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    folder = baselines_dir(baselines) / dataset
     return folder / "classifier.safetensors", folder / "classifier.json"
 
 
-def load_domain_cnn(dataset: str) -> tuple[DomainCNN, dict]:
+def load_domain_cnn(dataset: str, baselines: str | os.PathLike | None = None) -> tuple[DomainCNN, dict]:
     from safetensors.torch import load
 
-    from genbench.data.fetch import sha256_of
-
-    weights, meta_path = weights_paths(dataset)
+    weights, meta_path = weights_paths(dataset, baselines)
     if not weights.is_file() or not meta_path.is_file():
         raise GenbenchError(f"no classifier weights for {dataset!r} at {weights}: train them with "
                             f"`genbench train-extractor {dataset}` (recipe {weights.with_suffix('.toml')})")
@@ -53,9 +53,9 @@ class DomainFeatureExtractor(FeatureExtractorBase):
 
     dataset = ""
 
-    def __init__(self, name, features_list, **kwargs):
+    def __init__(self, name, features_list, baselines: str | os.PathLike | None = None, **kwargs):
         super().__init__(name, features_list)
-        self.net, self.meta = load_domain_cnn(self.dataset)
+        self.net, self.meta = load_domain_cnn(self.dataset, baselines)
 
     @staticmethod
     def get_provided_features_list():
@@ -98,8 +98,8 @@ def _register(name: str, cls: type, dataset: str, channels: int):
     register_feature_extractor(name, spec)
 
     @EXTRACTORS.register(name)
-    def load() -> Extractor:
-        module = spec(name, ["features", "logits"])
+    def load(baselines: str | os.PathLike | None = None) -> Extractor:
+        module = spec(name, ["features", "logits"], baselines=baselines)
         return Extractor(name, module, module.meta["sha256"])
 
     load.__doc__ = (f"classifier trained on {dataset} by baselines/{dataset}/classifier.toml (offline)"

@@ -11,9 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.registry import Count
+
 
 class DomainCNN(nn.Module):
-    def __init__(self, channels: int = 1, width: int = 32, features: int = 128, classes: int = 10):
+    def __init__(self, channels: Count = 1, width: Count = 32, features: Count = 128, classes: Count = 10):
         super().__init__()
         w = width
         self.config = {"channels": channels, "width": width, "features": features, "classes": classes}

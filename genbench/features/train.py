@@ -24,26 +24,32 @@ from genbench.env import hardware, seed_everything, versions
 from genbench.errors import GenbenchError
 from genbench.features.cnn import DomainCNN
 from genbench.io import atomic_write_bytes, atomic_write_json
-from genbench.registry import check_params, unknown_name_message
+from genbench.paths import baselines_dir
+from genbench.registry import (
+    Count,
+    Natural,
+    NonNegative,
+    Positive,
+    check_params,
+    unknown_name_message,
+)
 
 TOP_KEYS = {"version", "description", "dataset", "seed", "classifier", "train"}
 
 
 @dataclass(frozen=True)
 class ClassifierTrain:
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
-    shift: int = 1  # random translation, pixels
+    epochs: Count = 20
+    batch_size: Count = 64
+    lr: Positive = 2e-3
+    weight_decay: NonNegative = 5e-4
+    shift: Natural = 1  # random translation, pixels
 
 
-def load_classifier_recipe(name_or_path: str | os.PathLike) -> tuple[Path, dict]:
-    from genbench.recipes import baselines_dir
-
+def load_classifier_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | None = None) -> tuple[Path, dict]:
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        path = baselines_dir() / str(name_or_path) / "classifier.toml"
+        path = baselines_dir(baselines) / str(name_or_path) / "classifier.toml"
     if not path.is_file():
         raise GenbenchError(f"classifier recipe {path} does not exist")
     try:
@@ -55,6 +61,9 @@ def load_classifier_recipe(name_or_path: str | os.PathLike) -> tuple[Path, dict]
             raise GenbenchError(f"{path}: " + unknown_name_message("classifier recipe key", key, sorted(TOP_KEYS)))
     if not isinstance(raw.get("dataset"), str):
         raise GenbenchError(f"{path}: missing 'dataset'")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise GenbenchError(f"{path}: 'seed' must be a non-negative integer, got {seed!r}")
     check_params("[classifier]", DomainCNN.__init__, raw.get("classifier", {}), skip=("self", "channels", "classes"),
                  where=str(path))
     check_params("[train]", ClassifierTrain, raw.get("train", {}), where=str(path))
@@ -81,10 +90,10 @@ def accuracy(net: DomainCNN, x: torch.Tensor, y: torch.Tensor) -> float:
     return correct / len(y)
 
 
-def train_extractor(recipe: str, quiet: bool = False) -> dict:
-    path, raw = load_classifier_recipe(recipe)
+def train_extractor(recipe: str, baselines: str | os.PathLike | None = None, quiet: bool = False) -> dict:
+    path, raw = load_classifier_recipe(recipe, baselines)
     cfg = ClassifierTrain(**raw.get("train", {}))
-    seed = int(raw.get("seed", 0))
+    seed = raw.get("seed", 0)
     ds = load_dataset(raw["dataset"])
     if ds.labels is None or ds.kind != "image":
         raise GenbenchError(f"dataset {ds.name!r} has no image labels to train a classifier on")

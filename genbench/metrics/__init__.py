@@ -58,6 +58,10 @@ class Metric:
         """None when this metric can score `dataset`, else the reason it cannot."""
         return None
 
+    def prepare(self, dataset: Dataset) -> None:
+        """Load what scoring `dataset` will need (e.g. extractor weights), so that a missing or changed
+        file is refused before a run trains. Default: nothing to load."""
+
     def samples_needed(self, dataset: Dataset) -> int:
         """How many model samples the metric's protocol draws on `dataset`."""
         return self.n_samples

@@ -15,20 +15,20 @@ modes covered out of 1000 and KL(generated mode histogram || uniform) over all s
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
 from genbench.data import Dataset
+from genbench.features import features_of, load_extractor
 from genbench.metrics import Metric, Output, register_metric
 
 THRESHOLD = 3.0
 STACKED_SAMPLES = 26000
 
 
-def classified_modes(samples: torch.Tensor, reference: Dataset) -> dict[str, float]:
-    from genbench.features import features_of, load_extractor
-
-    logits = features_of(samples, load_extractor(reference.mode_classifier))["logits"]
+def classified_modes(samples: torch.Tensor, reference: Dataset, baselines: str | Path | None = None) -> dict[str, float]:
+    logits = features_of(samples, load_extractor(reference.mode_classifier, baselines=baselines))["logits"]
     counts = torch.bincount(logits.argmax(1), minlength=reference.n_modes)
     return {"modes": int((counts > 0).sum()), "reverse_kl": reverse_kl_to_uniform(counts)}
 
@@ -63,10 +63,17 @@ class ModeCoverage(Metric):
         Output("reverse_kl", "lower", "KL(high-quality mode histogram || uniform), nats", 0.02),
     )
 
+    def __init__(self, baselines: str | Path | None = None):
+        self.baselines = baselines  # where a mode classifier's weights are (stacked digits)
+
     def applies(self, dataset: Dataset) -> str | None:
         if dataset.modes is None and dataset.mode_classifier is None:
             return f"dataset {dataset.name!r} has no known modes"
         return None
+
+    def prepare(self, dataset: Dataset) -> None:
+        if dataset.modes is None:
+            load_extractor(dataset.mode_classifier, baselines=self.baselines)
 
     def samples_needed(self, dataset: Dataset) -> int:
         return STACKED_SAMPLES if dataset.modes is None else self.n_samples
@@ -77,7 +84,7 @@ class ModeCoverage(Metric):
 
     def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
         if reference.modes is None:
-            return classified_modes(samples, reference)
+            return classified_modes(samples, reference, self.baselines)
         counts, n_hq = mode_histogram(samples, reference.modes, reference.mode_std)
         return {
             "modes": int((counts > 0).sum()),

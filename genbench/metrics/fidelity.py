@@ -10,6 +10,8 @@ share a leaderboard column.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
@@ -18,6 +20,8 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 
 from genbench.data import Dataset
 from genbench.errors import GenbenchError
+from genbench.features import features_of, load_extractor
+from genbench.features.cache import reference_features
 from genbench.metrics import Metric, Output, register_metric
 
 MAX_SAMPLES = 10000
@@ -48,8 +52,8 @@ class ImageMetric(Metric):
     needs_features = ("features",)
 
     def __init__(self, extractor: str | None = None, inception_weights: str | None = None,
-                 kid_subset_size: int | None = None, isc_splits: int = 10):
-        self.extractor, self.inception_weights = extractor, inception_weights
+                 kid_subset_size: int | None = None, isc_splits: int = 10, baselines: str | Path | None = None):
+        self.extractor, self.inception_weights, self.baselines = extractor, inception_weights, baselines
         self.kid_subset_size, self.isc_splits = kid_subset_size, isc_splits
 
     def applies(self, dataset: Dataset) -> str | None:
@@ -62,17 +66,14 @@ class ImageMetric(Metric):
     def samples_needed(self, dataset: Dataset) -> int:
         return min(MAX_SAMPLES, len(dataset.train))
 
-    def load(self, dataset: Dataset):
-        from genbench.features import load_extractor
+    def prepare(self, dataset: Dataset) -> None:
+        self.load(dataset)
 
-        name = self.extractor or dataset.extractor
-        options = {"inception_weights": self.inception_weights} if name == "inception-v3-compat" else {}
-        return load_extractor(name, **options)
+    def load(self, dataset: Dataset):
+        return load_extractor(self.extractor or dataset.extractor, inception_weights=self.inception_weights,
+                              baselines=self.baselines)
 
     def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
-        from genbench.features import features_of
-        from genbench.features.cache import reference_features
-
         extractor = self.load(reference)
         gen = features_of(samples, extractor)
         ref = reference_features(reference, extractor, "train")

@@ -62,6 +62,11 @@ class GenerativeModel(nn.Module):
         """Exact log-density (nats) of each row of x, in model space."""
         raise GenbenchError(f"model {self.name!r} ({self.family}) has no exact log-likelihood")
 
+    def check_state(self) -> None:
+        """Raise ValueError(why) when loaded parameters are well-shaped but invalid (a covariance that
+        is not positive definite), so a checkpoint is refused on load, not deep inside scoring. Default:
+        any values are valid."""
+
     def config(self) -> dict:
         return {"model": self.name, "data_shape": list(self.data_shape), "hparams": dict(self.hparams)}
 
@@ -88,6 +93,8 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
     """A model from its hyper-parameters; a text model also gets the dataset's `vocab`, a model of
     discrete images its `levels`."""
     cls = MODELS.get(name)
+    if not data_shape or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in data_shape):
+        raise GenbenchError(f"model {name!r}: data_shape must be positive integers, got {list(data_shape)}")
     hparams = dict(hparams or {})
     takes = takes_from_dataset(name)
     if vocab is not None and "vocab" in takes:

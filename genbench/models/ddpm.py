@@ -15,6 +15,7 @@ import torch
 from genbench.models import register_model
 from genbench.models.nets import mlp, timestep_embedding
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Proportion
 
 
 class Diffusion(NeuralModel):
@@ -27,6 +28,8 @@ class Diffusion(NeuralModel):
 
     def __init__(self, data_shape, timesteps: int, beta_start: float, beta_end: float, **hparams):
         super().__init__(data_shape, timesteps=timesteps, beta_start=beta_start, beta_end=beta_end, **hparams)
+        if beta_start > beta_end:
+            raise ValueError(f"beta_start {beta_start} must be <= beta_end {beta_end}")
         self.T = timesteps
         betas = torch.linspace(beta_start, beta_end, timesteps)
         self.register_buffer("betas", betas)
@@ -65,8 +68,10 @@ class Diffusion(NeuralModel):
 
 @register_model("ddpm")
 class DDPM(Diffusion):
-    def __init__(self, data_shape, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
-                 hidden: int = 256, layers: int = 3, time_dim: int = 64, images: bool = False):
+    def __init__(self, data_shape, timesteps: Count = 1000, beta_start: Proportion = 1e-4, beta_end: Proportion = 0.02,
+                 hidden: Count = 256, layers: Count = 3, time_dim: Count = 64, images: bool = False):
+        if time_dim % 2:
+            raise ValueError(f"time_dim {time_dim} must be even (sines and cosines)")
         super().__init__(data_shape, timesteps, beta_start, beta_end, hidden=hidden, layers=layers,
                          time_dim=time_dim, images=images)
         self.time_dim, self.images = time_dim, images

@@ -15,6 +15,7 @@ from torch import nn
 from genbench.models import register_model
 from genbench.models.nets import mlp, std_normal_log_prob
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count
 
 
 class AffineCoupling(nn.Module):
@@ -45,7 +46,7 @@ class RealNVP(NeuralModel):
     family = "flow"
     has_log_prob = True
 
-    def __init__(self, data_shape, layers: int = 8, hidden: int = 128):
+    def __init__(self, data_shape, layers: Count = 8, hidden: Count = 128):
         super().__init__(data_shape, layers=layers, hidden=hidden)
         parity = torch.arange(self.dim) % 2
         self.couplings = nn.ModuleList(

@@ -20,6 +20,7 @@ two scales (28 -> 14 -> 7), 8 x 8 and 32 x 32 images up to three.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from torch import nn
@@ -28,6 +29,7 @@ from torch.nn import functional as F
 from genbench.models import register_model
 from genbench.models.nets import std_normal_log_prob
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Range
 from genbench.training import model_device
 
 INIT_BATCH = 512  # data rows that set actnorm's initial statistics
@@ -144,12 +146,11 @@ class Glow(NeuralModel):
     family = "flow"
     has_log_prob = True
 
-    def __init__(self, data_shape, scales: int = 2, steps: int = 4, hidden: int = 64, alpha: float = 0.01):
+    def __init__(self, data_shape, scales: Count = 2, steps: Count = 4, hidden: Count = 64,
+                 alpha: Annotated[float, Range(0, 0.5, low_open=True, high_open=True)] = 0.01):
         super().__init__(data_shape, scales=scales, steps=steps, hidden=hidden, alpha=alpha)
         if len(self.data_shape) != 3:
             raise ValueError(f"models images of shape (channels, height, width), not {self.data_shape}")
-        if scales < 1 or steps < 1 or not 0 < alpha < 0.5:
-            raise ValueError("needs scales >= 1, steps >= 1 and 0 < alpha < 0.5")
         c, h, w = self.data_shape
         self.alpha = alpha
         self.z_shapes: list[tuple[int, int, int]] = []  # what each scale factors out, in order

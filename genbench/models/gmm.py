@@ -20,6 +20,7 @@ from typing import Literal
 import torch
 
 from genbench.models import GenerativeModel, register_model
+from genbench.registry import Count, Natural, NonNegative
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -29,8 +30,8 @@ class GaussianMixture(GenerativeModel):
     family = "mixture"
     has_log_prob = True
 
-    def __init__(self, data_shape, components: int = 10, covariance: Literal["full", "diag"] = "full",
-                 reg_covar: float = 1e-6, tol: float = 1e-6, kmeans_iters: int = 0):
+    def __init__(self, data_shape, components: Count = 10, covariance: Literal["full", "diag"] = "full",
+                 reg_covar: NonNegative = 1e-6, tol: NonNegative = 1e-6, kmeans_iters: Natural = 0):
         super().__init__(data_shape, components=components, covariance=covariance,
                          reg_covar=reg_covar, tol=tol, kmeans_iters=kmeans_iters)
         K, D = components, self.dim
@@ -72,6 +73,20 @@ class GaussianMixture(GenerativeModel):
         else:
             noise = self.cov[k].sqrt() * eps
         return (self.mu[k] + noise).to(torch.float32).reshape(n, *self.data_shape)
+
+    def check_state(self) -> None:
+        if not (torch.isfinite(self.mu).all() and torch.isfinite(self.log_pi).all()):
+            raise ValueError("means and mixture weights must be finite")
+        if abs(torch.logsumexp(self.log_pi, 0).item()) > 1e-6:
+            raise ValueError(f"mixture weights sum to {self.log_pi.exp().sum().item():.6g}, not 1")
+        finite = torch.isfinite(self.cov).flatten(1).all(1)
+        if self.full:
+            ok = finite & (torch.linalg.cholesky_ex(self.cov.nan_to_num()).info == 0)
+        else:
+            ok = finite & (self.cov > 0).all(1)
+        if not ok.all():
+            k = int((~ok).nonzero()[0])
+            raise ValueError(f"the covariance of component {k} is not positive definite")
 
     # -- EM ------------------------------------------------------------------------------------
     def _m_step(self, x: torch.Tensor, r: torch.Tensor) -> None:

@@ -17,12 +17,13 @@ from torch import nn
 from genbench.models import register_model
 from genbench.models.autoregressive import Autoregressive
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Fraction, Natural, Positive
 
 
 @register_model("lstm")
 class CharLSTM(Autoregressive, NeuralModel):
-    def __init__(self, data_shape, vocab: list[str], embedding: int = 64, hidden: int = 256, layers: int = 2,
-                 dropout: float = 0.0, temperature: float = 1.0, top_k: int = 0):
+    def __init__(self, data_shape, vocab: list[str], embedding: Count = 64, hidden: Count = 256, layers: Count = 2,
+                 dropout: Fraction = 0.0, temperature: Positive = 1.0, top_k: Natural = 0):
         super().__init__(data_shape, vocab, temperature, top_k, embedding=embedding, hidden=hidden,
                          layers=layers, dropout=dropout)
         self.embed = nn.Embedding(self.V + 1, embedding)  # + BOS

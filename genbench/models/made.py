@@ -17,6 +17,7 @@ from torch import nn
 
 from genbench.models import register_model
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count
 
 
 class MaskedLinear(nn.Linear):
@@ -33,7 +34,7 @@ class MADE(NeuralModel):
     family = "autoregressive"
     has_log_prob = True
 
-    def __init__(self, data_shape, hidden: int = 256, layers: int = 2, components: int = 10):
+    def __init__(self, data_shape, hidden: Count = 256, layers: Count = 2, components: Count = 10):
         super().__init__(data_shape, hidden=hidden, layers=layers, components=components)
         D, K = self.dim, components
         self.K = K

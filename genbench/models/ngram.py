@@ -20,10 +20,15 @@ by binary search.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from genbench.models import register_model
 from genbench.models.autoregressive import Autoregressive
+from genbench.registry import Count, Natural, Positive, Range
+
+Discount = Annotated[float, Range(0, 1, low_open=True)]  # 0 < D <= 1 keeps each P_k a distribution
 
 QUERY_CHUNK = 8192  # contexts per table lookup
 
@@ -40,14 +45,12 @@ def lookup(keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> tor
 class KneserNeyNgram(Autoregressive):
     family = "n-gram"
 
-    def __init__(self, data_shape, vocab: list[str], order: int = 5, discount: float | None = None,
-                 temperature: float = 1.0, top_k: int = 0):
+    def __init__(self, data_shape, vocab: list[str], order: Count = 5, discount: Discount | None = None,
+                 temperature: Positive = 1.0, top_k: Natural = 0):
         super().__init__(data_shape, vocab, temperature, top_k, order=order, discount=discount)
         self.n, self.B = order, self.V + 1  # base of the codes: V tokens and BOS
-        if order < 1 or self.B ** order >= 2**62:
+        if self.B ** order >= 2**62:
             raise ValueError(f"order {order} with {self.V} tokens does not fit int64 n-gram codes")
-        if discount is not None and not 0 < discount <= 1:
-            raise ValueError(f"discount must be in (0, 1], got {discount}")
         self.fixed_discount = discount
         self.register_buffer("discount", torch.zeros(order, dtype=torch.float64))
         for k in range(1, order + 1):
@@ -61,6 +64,10 @@ class KneserNeyNgram(Autoregressive):
             if prefix + name in state_dict:
                 self._buffers[name] = torch.empty_like(state_dict[prefix + name], device=self.discount.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def check_state(self) -> None:
+        if not ((self.discount > 0) & (self.discount <= 1)).all():
+            raise ValueError(f"discounts must be in (0, 1], got {self.discount.tolist()}")
 
     def _table(self, k: int, name: str) -> torch.Tensor:
         return getattr(self, f"{name}{k}")

@@ -23,6 +23,7 @@ like the dataset's reference images.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ from torch.nn import functional as F
 
 from genbench.models import register_model
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Range
 
 CHUNK = 256  # rows per pass when scoring: 256 logits per pixel are large
 
@@ -90,13 +92,14 @@ class PixelCNN(NeuralModel):
     family = "autoregressive"
     has_log_prob = True
 
-    def __init__(self, data_shape, levels: int, hidden: int = 32, layers: int = 5, kernel: int = 3):
+    def __init__(self, data_shape, levels: Annotated[int, Range(2)], hidden: Count = 32, layers: Count = 5,
+                 kernel: Annotated[int, Range(3)] = 3):
         super().__init__(data_shape, levels=levels, hidden=hidden, layers=layers, kernel=kernel)
         if len(self.data_shape) != 3:
             raise ValueError(f"models images of shape (channels, height, width), not {self.data_shape}")
         C = self.data_shape[0]
-        if levels < 2 or layers < 1 or kernel < 3 or kernel % 2 == 0:
-            raise ValueError("needs levels >= 2, layers >= 1 and an odd kernel >= 3")
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel ({kernel}) must be odd (centred on the current pixel)")
         if hidden % C:
             raise ValueError(f"hidden ({hidden}) must be a multiple of the {C} channels (one feature group per colour)")
         self.L, self.C = levels, C

@@ -28,6 +28,7 @@ from torch import nn
 from genbench.models import register_model
 from genbench.models.autoregressive import Autoregressive
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Fraction, Natural, Positive
 
 
 def rotate(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -83,9 +84,9 @@ class Block(nn.Module):
 
 @register_model("transformer")
 class CausalTransformer(Autoregressive, NeuralModel):
-    def __init__(self, data_shape, vocab: list[str], layers: int = 4, width: int = 192, heads: int = 6,
-                 dropout: float = 0.0, positions: Literal["learned", "rotary"] = "learned",
-                 activation: Literal["gelu", "relu2"] = "gelu", temperature: float = 1.0, top_k: int = 0):
+    def __init__(self, data_shape, vocab: list[str], layers: Count = 4, width: Count = 192, heads: Count = 6,
+                 dropout: Fraction = 0.0, positions: Literal["learned", "rotary"] = "learned",
+                 activation: Literal["gelu", "relu2"] = "gelu", temperature: Positive = 1.0, top_k: Natural = 0):
         super().__init__(data_shape, vocab, temperature, top_k, layers=layers, width=width, heads=heads,
                          dropout=dropout, positions=positions, activation=activation)
         if width % heads or (positions == "rotary" and (width // heads) % 2):

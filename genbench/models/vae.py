@@ -19,6 +19,7 @@ from torch import nn
 from genbench.models import register_model
 from genbench.models.nets import mlp, std_normal_log_prob
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Fraction
 
 IWAE_K = 100
 IWAE_SEED = 4321
@@ -83,7 +84,7 @@ class GaussianVAE(NeuralModel):
 
 @register_model("vae")
 class VAE(GaussianVAE):
-    def __init__(self, data_shape, latent: int = 8, hidden: int = 256, layers: int = 2, dropout: float = 0.0):
+    def __init__(self, data_shape, latent: Count = 8, hidden: Count = 256, layers: Count = 2, dropout: Fraction = 0.0):
         super().__init__(data_shape, latent=latent, hidden=hidden, layers=layers, dropout=dropout)
         self.latent = latent
         self.encoder = mlp(self.dim, hidden, 2 * latent, layers, dropout=dropout)

@@ -20,10 +20,13 @@ from pathlib import Path
 from genbench.data import DATASETS, load_dataset
 from genbench.env import DEVICES
 from genbench.errors import GenbenchError
+from genbench.features import EXTRACTORS
 from genbench.metrics import METRICS
 from genbench.models import FROM_DATASET, MODELS, takes_from_dataset
+from genbench.paths import baselines_dir
 from genbench.recipes.published import Published, parse_published
 from genbench.registry import check_params, unknown_name_message
+from genbench.scoring import select_metrics
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score", "published"}
@@ -48,6 +51,7 @@ class Recipe:
     device: str
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
     published: Published | None = None  # the published figures this recipe reproduces (not hashed)
+    baselines: Path | None = None  # the baselines folder it was loaded from: domain extractors' weights
     hash: str = field(default="")
 
     def identity(self) -> dict:
@@ -57,22 +61,16 @@ class Recipe:
                 "metrics": self.metrics, "samples": self.samples,
                 **({"extractor": self.extractor} if self.extractor else {})}
 
-
-def baselines_dir(path: str | os.PathLike | None = None) -> Path:
-    """baselines/ to use: an explicit path, $GENBENCH_BASELINES, ./baselines, or the source checkout's."""
-    for candidate in (path, os.environ.get("GENBENCH_BASELINES"), "baselines",
-                      Path(__file__).resolve().parents[2] / "baselines"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    raise GenbenchError("no baselines/ folder found: run from the genbench checkout, or pass --baselines DIR "
-                        "or set GENBENCH_BASELINES")
+    def score_options(self) -> dict:
+        """What the metrics are built with (genbench.scoring's `options`)."""
+        return {"extractor": self.extractor, "baselines": self.baselines}
 
 
 def _fail(where: str, message: str):
     raise GenbenchError(f"{where}: {message}")
 
 
-def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
+def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None = None) -> Recipe:
     where = f"recipe {path}"
     try:
         raw = tomllib.loads(text)
@@ -89,9 +87,9 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
         _fail(where, f"'version' must be a positive integer, got {version!r}")
 
     ds = raw["dataset"]
-    ds_name, ds_params = (ds, {}) if isinstance(ds, str) else (dict(ds).pop("name", None), {k: v for k, v in dict(ds).items() if k != "name"})
-    if not isinstance(ds_name, str):
-        _fail(where, "'dataset' must be a name or a table with a 'name'")
+    if not isinstance(ds, str | dict) or (isinstance(ds, dict) and not isinstance(ds.get("name"), str)):
+        _fail(where, f"'dataset' must be a name or a table with a 'name', got {ds!r}")
+    ds_name, ds_params = (ds, {}) if isinstance(ds, str) else (ds["name"], {k: v for k, v in ds.items() if k != "name"})
     if ds_name not in DATASETS:
         _fail(where, unknown_name_message("dataset", ds_name, DATASETS.names()))
     check_params(f"dataset {ds_name!r}", DATASETS.get(ds_name), ds_params, where=where)
@@ -129,8 +127,6 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
 
     extractor = score.get("extractor")
     if extractor is not None:
-        from genbench.features import EXTRACTORS
-
         if not isinstance(extractor, str) or extractor not in EXTRACTORS:
             _fail(where, unknown_name_message("feature extractor", str(extractor), EXTRACTORS.names()))
     seeds = raw.get("seeds", [0])
@@ -151,20 +147,19 @@ def parse_recipe(text: str, recipe_id: str, path: Path) -> Recipe:
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
                     train=TrainConfig(**train), train_params=dict(train), metrics=metrics, samples=samples, seeds=seeds, device=device,
-                    extractor=extractor, published=published)
+                    extractor=extractor, published=published,
+                    baselines=baselines)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})
 
 
 def check_recipe(recipe: Recipe, dataset=None) -> None:
     """Refuse [train] options, metrics and models this recipe's dataset cannot take, before any training."""
-    from genbench.scoring import select_metrics
-
     dataset = dataset if dataset is not None else load_dataset(recipe.dataset, recipe.dataset_params)
     has_log_prob = MODELS.get(recipe.model).has_log_prob
     try:
         recipe.train.check(dataset)
-        select_metrics(dataset, recipe.metrics, True, has_log_prob, {"extractor": recipe.extractor})
+        select_metrics(dataset, recipe.metrics, True, has_log_prob, recipe.score_options())
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
     for param in takes_from_dataset(recipe.model):
@@ -189,9 +184,13 @@ def load_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | 
         path = as_path
         try:
             root = baselines_dir(baselines).resolve()
-            recipe_id = path.resolve().relative_to(root).with_suffix("").as_posix()
-        except (GenbenchError, ValueError):
-            recipe_id = f"{path.resolve().parent.name}/{path.stem}"
+        except GenbenchError:
+            if baselines is not None:
+                raise
+            root = None  # a recipe file outside any checkout still loads
+        resolved = path.resolve()
+        recipe_id = (resolved.relative_to(root).with_suffix("").as_posix() if root and resolved.is_relative_to(root)
+                     else f"{resolved.parent.name}/{path.stem}")
     else:
         root = baselines_dir(baselines)
         path = root / f"{name_or_path}.toml"
@@ -202,7 +201,7 @@ def load_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise GenbenchError(f"recipe {path} cannot be read ({e})") from None
-    return parse_recipe(text, recipe_id, path)
+    return parse_recipe(text, recipe_id, path, root.resolve() if root else None)
 
 
 def load_suites(baselines: str | os.PathLike | None = None) -> dict[str, dict]:
