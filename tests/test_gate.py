@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from genbench.api import bench
+from genbench.api import bench, gate
 from tests.conftest import assert_one_line_error
 
 
@@ -206,3 +206,53 @@ def test_string_in_a_baseline_number_column_names_file_column_and_row(cli, basel
     code, _, err = cli("gate", "--baseline", table, "--results", baseline / "runs")
     assert_one_line_error(code, err, str(table), f"column {column!r}", "row 2", "grid25/gmm", "'abc'")
 
+
+
+SMALL = {  # two small ring8 recipes and their training steps: one sample-only (GAN), one with a likelihood
+    "gan": (600, """[model]
+name = "gan"
+hidden = 128
+latent = 16
+[train]
+lr = 0.0002
+beta1 = 0.5
+[score]
+metrics = ["coverage"]
+"""),
+    "realnvp": (300, """[model]
+name = "realnvp"
+layers = 4
+hidden = 64
+[train]
+lr = 0.001
+[score]
+metrics = ["nll", "coverage"]
+"""),
+}
+
+
+def small_suite(root, seeds, shorten=1):
+    """The SMALL recipes with `seeds`, trained 1/`shorten` of their steps, benched under root."""
+    (root / "baselines/ring8").mkdir(parents=True)
+    for model, (steps, text) in SMALL.items():
+        text = f'version = 1\ndataset = "ring8"\nseeds = {list(seeds)}\n' + text
+        text = text.replace("[train]\n", f"[train]\nsteps = {steps // shorten}\nbatch_size = 256\n")
+        (root / f"baselines/ring8/{model}.toml").write_text(text)
+    (root / "baselines/suites.toml").write_text('[small]\nrecipes = ["ring8/gan", "ring8/realnvp"]\n')
+    bench("small", runs=root / "runs", leaderboards=root / "lb", baselines=root / "baselines", plots=False, quiet=True)
+    return root
+
+
+@pytest.mark.slow
+def test_gate_passes_a_rerun_and_fails_a_tenth_of_the_training(tmp_path):
+    """Real runs both ways. Other seeds stand in for another machine, whose rounding sends training
+    elsewhere much as another seed does: the same recipes run with seeds 3-5 pass against the table of
+    seeds 0-2, and the same recipes with a tenth of their training steps fail it, each recipe."""
+    baseline = small_suite(tmp_path / "baseline", [0, 1, 2]) / "lb/small.csv"
+    rerun = gate(baseline, small_suite(tmp_path / "rerun", [3, 4, 5]) / "runs")
+    assert rerun.passed, rerun.report()
+    assert {c.recipe for c in rerun.comparisons} == {"ring8/gan", "ring8/realnvp"}
+    short = gate(baseline, small_suite(tmp_path / "short", [3, 4, 5], shorten=10) / "runs")
+    assert not short.passed
+    assert {c.recipe for c in short.regressions} == {"ring8/gan", "ring8/realnvp"}, short.report()
+    assert all(c.test is not None and c.test.p < 0.01 for c in short.regressions)  # significant, not tolerance alone
