@@ -308,8 +308,10 @@ def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboard
 
 
 def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | None = None,
-         allow_missing: bool = False):
-    """Compare results (records folder, record.json or CSV) with a baseline CSV."""
+         allow_missing: bool = False, recipes: list[str] | str | None = None, alpha: float = 0.01):
+    """Compare results (records folder, record.json or CSV) with a baseline CSV: a metric fails when it is
+    worse by more than its tolerance and significantly over seeds (Welch's t, one-sided, level `alpha`).
+    `recipes`: glob(s) over recipe ids, to gate part of a suite."""
     from genbench.leaderboard.gate import gate as run_gate
 
-    return run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing)
+    return run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing, recipes=recipes, alpha=alpha)

@@ -48,11 +48,25 @@ def versions() -> dict[str, str]:
     return out
 
 
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name. The same seed gives different numbers on different CPUs, so records say
+    which; Linux keeps it in /proc/cpuinfo ("model name"; platform.processor() is empty there)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "model name" and value.strip():
+                    return " ".join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def hardware(device: torch.device) -> dict[str, object]:
     info: dict[str, object] = {
         "device": device.type,
         "machine": platform.machine(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }
@@ -64,4 +78,7 @@ def hardware(device: torch.device) -> dict[str, object]:
 def hardware_label(hw: dict) -> str:
     if hw.get("gpu"):
         return f"{hw['gpu']}"
-    return f"CPU {hw.get('machine', '?')} x{hw.get('cpu_count', '?')} ({hw.get('torch_threads', '?')} torch threads)"
+    machine = hw.get("machine", "?")
+    cpu = hw.get("cpu") or machine
+    name = cpu if cpu == machine else f"{cpu} ({machine})"
+    return f"CPU {name} x{hw.get('cpu_count', '?')} ({hw.get('torch_threads', '?')} torch threads)"

@@ -6,24 +6,11 @@ import dataclasses
 import math
 
 import pytest
-import torch
 
-import genbench.recipes
 import genbench.runs
-from genbench.data import Dataset
 from genbench.errors import GenbenchError
 from genbench.recipes import load_recipe, load_suite
-
-SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-
-
-def stand_in(name: str) -> Dataset:
-    shape = SHAPES[name]
-    g = torch.Generator().manual_seed(0)
-    train = torch.randint(0, 256, (500, *shape), generator=g).float()  # > 384 features of the 3-channel extractor
-    test = torch.randint(0, 256, (200, *shape), generator=g).float()
-    return Dataset(name=name, kind="image", train=train, test=test, levels=256,
-                   extractor="fashion-cnn" if shape[0] == 1 else "digits-cnn-stacked", params={"stand_in": True})
+from tests.stand_ins import SHAPES, use_stand_in
 
 
 @pytest.mark.slow
@@ -31,9 +18,7 @@ def stand_in(name: str) -> Dataset:
 def test_gpu_recipe_runs_two_steps_on_a_stand_in(tmp_path, monkeypatch, recipe_id):
     recipe = load_recipe(recipe_id)
     assert recipe.device == "cuda" and recipe.dataset in SHAPES
-    fake = stand_in(recipe.dataset)
-    monkeypatch.setattr(genbench.runs, "load_dataset", lambda name, params=None: fake)
-    monkeypatch.setattr(genbench.recipes, "load_dataset", lambda name, params=None: fake)
+    use_stand_in(monkeypatch, recipe.dataset)
     params = dict(recipe.model_params)
     if "timesteps" in params:
         params["timesteps"] = 20  # 1000 denoising passes over 450 samples would only cost time here

@@ -36,6 +36,37 @@ def test_same_seed_gives_an_identical_record(tmp_path):
         (tmp_path / "b/digits/gmm/seed1/model.safetensors").read_bytes()
 
 
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R)  CPU @ 2.20GHz
+flags\t\t: fpu vme
+
+processor\t: 1
+model name\t: Intel(R) Xeon(R)  CPU @ 2.20GHz
+"""
+
+
+def test_record_names_the_cpu_model(tmp_path):
+    """The same seed gives other numbers on another CPU: the record says which CPU it ran on."""
+    import platform
+    from pathlib import Path
+
+    from genbench.env import cpu_model, hardware_label
+
+    (tmp_path / "cpuinfo").write_text(CPUINFO)
+    assert cpu_model(str(tmp_path / "cpuinfo")) == "Intel(R) Xeon(R) CPU @ 2.20GHz"
+    (tmp_path / "arm").write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\n")
+    fallback = platform.processor() or platform.machine()
+    assert cpu_model(str(tmp_path / "arm")) == fallback == cpu_model(str(tmp_path / "absent"))
+
+    record = run_recipe(load_recipe("ring8/gmm"), 0, runs=tmp_path, device="cpu", progress=False)
+    info = Path("/proc/cpuinfo")
+    if info.is_file() and "model name" in info.read_text(errors="replace"):
+        assert record["hardware"]["cpu"] == cpu_model() != platform.machine()
+    label = hardware_label(record["hardware"])
+    assert record["hardware"]["cpu"] in label and label.startswith("CPU ")
+
+
 def test_checkpoint_round_trip(tmp_path):
     recipe = load_recipe("ring8/gmm")
     run_recipe(recipe, 0, runs=tmp_path, device="cpu", progress=False)

@@ -16,7 +16,7 @@ def test_oracle_ngram_reproduces_the_committed_text_leaderboard(tmp_path):
     out = bench("one", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=baselines, quiet=True)
     assert out["ran"] == 3
     assert (tmp_path / "lb/one/oracle--ngram.png").is_file()  # the temperature-sweep plot
-    result = gate(baseline=str(REPO / "leaderboards/text.csv"), results=str(tmp_path / "runs"), allow_missing=True)
+    result = gate(baseline=str(REPO / "leaderboards/text.csv"), results=str(tmp_path / "runs"), recipes="oracle/ngram")
     assert result.passed, result.report()
     checked = {c.metric for c in result.comparisons if c.recipe == "oracle/ngram"}
     assert {"perplexity", "nll_oracle", "bleu4", "self_bleu4", "distinct2"} <= checked

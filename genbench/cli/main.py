@@ -112,13 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-empty", action="store_true",
                     help="with no records at all, write a table that says the suite has not been run")
 
-    sp = add("gate", "fail (exit 1) when a metric is worse than the baseline by more than its tolerance",
+    sp = add("gate", "fail (exit 1) when a metric is worse than the baseline beyond its tolerance and seed noise",
              "Compare results with a baseline leaderboard CSV, metric by metric in each metric's own direction. "
-             "Exit 0: nothing regressed. Exit 1: a table of what regressed. Exit 2: bad input.")
+             "A metric regresses when it is worse by more than its tolerance and the difference of the two "
+             "tables' means is significant over their seeds (Welch's t, one-sided, at --alpha). "
+             "Exit 0: nothing regressed. Exit 1: a table of what regressed, with t, df and p. Exit 2: bad input, "
+             "or nothing to compare.")
     sp.add_argument("--baseline", required=True, help="baseline table, e.g. leaderboards/quick.csv")
     sp.add_argument("--results", required=True, help="run records (folder or record.json) or a leaderboard CSV")
     sp.add_argument("--tolerance", action="append", metavar="METRIC=VALUE",
-                    help="override a metric's default tolerance (repeatable), e.g. --tolerance nll=0.1")
+                    help="override a metric's default tolerance, the difference that never fails (repeatable), "
+                         "e.g. --tolerance nll=0.1")
+    sp.add_argument("--alpha", type=float, default=0.01,
+                    help="significance level of the one-sided test over seeds (default 0.01)")
+    sp.add_argument("--recipes", action="append", metavar="PATTERN",
+                    help="gate only the baseline recipes whose id matches this glob (repeatable), e.g. 'ring8/*'")
     sp.add_argument("--allow-missing", action="store_true",
                     help="do not fail when a baseline recipe or metric is absent from the results")
     return p
@@ -242,7 +250,8 @@ def cmd_leaderboard(args) -> int:
 def cmd_gate(args) -> int:
     from genbench.api import gate
 
-    result = gate(args.baseline, args.results, tolerance=args.tolerance, allow_missing=args.allow_missing)
+    result = gate(args.baseline, args.results, tolerance=args.tolerance, allow_missing=args.allow_missing,
+                  recipes=args.recipes, alpha=args.alpha)
     print(result.report())
     return 0 if result.passed else 1
 

@@ -1,15 +1,94 @@
-"""The regression gate: compare results with a baseline table, metric by metric, in each
-metric's own direction, and fail when any is worse by more than its tolerance."""
+"""The regression gate: compare results with a baseline table, recipe by recipe and metric by metric,
+in each metric's own direction.
+
+A metric regresses when it is worse than the baseline by more than its tolerance *and* the
+difference is significant over seeds. The test is Welch's (1947) unequal-variance t: the difference
+of the two tables' means, in the metric's worse direction, over the combined standard error
+SE = sqrt(s_b^2/n_b + s_r^2/n_r) of both tables' seeds, against Student's t with Welch-Satterthwaite
+degrees of freedom, one-sided. Seeds stand in for machines: one seed is bit-identical run after run
+on one CPU, but another CPU's float rounding sends training elsewhere, much as another seed does, so
+a fixed tolerance tighter than the seed spread fails unchanged code on another machine.
+
+- One seed on a side has no spread of its own: it borrows the other side's, so both means share one
+  variance estimate with that side's n - 1 degrees of freedom. One seed on both sides: nothing to
+  test against, and the tolerance alone decides (the failure table says so).
+- The tolerance stays a floor: a difference within it never fails, however small the seed spread
+  (deterministic metrics have none, so for them the gate is the tolerance test it always was).
+- alpha = 0.01, one-sided, per metric. With 3 seeds a side (about 4 degrees of freedom) the critical
+  t is 3.75, so a real regression of about three seed standard deviations is caught, while unchanged
+  code fails one metric in a hundred by chance, less across a recipe's metrics since they move
+  together. Stricter levels cost most of the power 3 seeds have (0.001: t > 7.2; Bonferroni over the
+  full suite's ~190 metrics: t > 15). Choose another level with `alpha`.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+from scipy import stats
+
 from genbench.errors import GenbenchError
 from genbench.leaderboard.records import load_results, load_table, metric_columns
 from genbench.metrics import output_spec
+from genbench.registry import unknown_name_message
+
+ALPHA = 0.01
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """One table's summary of a metric over seeds: mean, sample std (NaN with one seed), count."""
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, row: dict, metric: str) -> Seeds:
+        n = row.get("n_seeds")
+        n = 1 if n is None or math.isnan(n) else int(n)
+        std = row.get(f"{metric}_std")
+        std = math.nan if std is None or n < 2 else float(std)
+        return cls(float(row[metric]), std, n)
+
+    @property
+    def variance(self) -> float | None:
+        return None if math.isnan(self.std) else self.std ** 2
+
+    def __str__(self) -> str:
+        spread = "" if math.isnan(self.std) else f" ± {self.std:.3g}"
+        return f"{self.mean:.6g}{spread} (n={self.n})"
+
+
+@dataclass(frozen=True)
+class Welch:
+    se: float
+    df: float
+    t: float
+    p: float
+
+
+def welch(base: Seeds, now: Seeds, worse_by: float) -> Welch | None:
+    """One-sided Welch test that `now` is worse than `base` by `worse_by`; None when neither side has a spread."""
+    vb, vn = base.variance, now.variance
+    if vb is None and vn is None:
+        return None
+    if vb is None or vn is None:  # one side's spread stands for both
+        v, dof = (vn, now.n - 1) if vb is None else (vb, base.n - 1)
+        se2, df = v * (1 / base.n + 1 / now.n), float(dof)
+    else:
+        a, b = vb / base.n, vn / now.n
+        se2 = a + b
+        df = se2 ** 2 / (a ** 2 / (base.n - 1) + b ** 2 / (now.n - 1)) if se2 > 0 else float(base.n + now.n - 2)
+    se = math.sqrt(se2)
+    if se == 0:  # no spread on either side: any difference is certain
+        t = math.inf if worse_by > 0 else (-math.inf if worse_by < 0 else 0.0)
+    else:
+        t = worse_by / se
+    return Welch(se, df, t, float(stats.t.sf(t, df)))
 
 
 @dataclass
@@ -17,14 +96,29 @@ class Comparison:
     recipe: str
     metric: str
     direction: str
-    baseline: float
-    value: float
+    baseline: Seeds
+    value: Seeds
     allowed: float
     worse_by: float
+    test: Welch | None
+    alpha: float = ALPHA
+
+    @property
+    def beyond_tolerance(self) -> bool:
+        return math.isnan(self.value.mean) or self.worse_by > self.allowed + 1e-12
 
     @property
     def regressed(self) -> bool:
-        return math.isnan(self.value) or self.worse_by > self.allowed + 1e-12
+        if math.isnan(self.value.mean):
+            return True
+        return self.beyond_tolerance and (self.test is None or self.test.p < self.alpha)
+
+    def statistic(self) -> tuple[str, str, str]:
+        """t, df and p as table cells."""
+        if self.test is None:
+            return "-", "-", "1 seed each: tolerance alone"
+        w = self.test
+        return f"{w.t:.3g}", f"{w.df:.3g}", f"{w.p:.2g}"
 
 
 @dataclass
@@ -32,34 +126,46 @@ class GateResult:
     comparisons: list[Comparison] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alpha: float = ALPHA
 
     @property
     def regressions(self) -> list[Comparison]:
         return [c for c in self.comparisons if c.regressed]
 
     @property
+    def within_noise(self) -> list[Comparison]:
+        """Worse by more than the tolerance, but not significantly over seeds."""
+        return [c for c in self.comparisons if c.beyond_tolerance and not c.regressed]
+
+    @property
     def passed(self) -> bool:
         return not self.regressions and not self.missing
 
     def report(self) -> str:
+        test = f"Welch's t over seeds, one-sided, alpha {self.alpha:g}"
         lines = []
         rows = self.regressions
         if rows:
-            lines.append(f"gate FAILED: {len(rows)} metric(s) regressed past tolerance")
-            header = ("recipe", "metric", "baseline", "now", "worse by", "tolerance")
-            table = [header] + [(c.recipe, f"{c.metric} ({'higher' if c.direction == 'higher' else 'lower'} is better)",
-                                 f"{c.baseline:.6g}", f"{c.value:.6g}", f"{c.worse_by:.6g}", f"{c.allowed:.6g}")
-                                for c in rows]
+            lines.append(f"gate FAILED: {len(rows)} of {len(self.comparisons)} metric(s) worse than the baseline "
+                         f"by more than their tolerance, significantly ({test})")
+            header = ("recipe", "metric", "baseline", "now", "worse by", "tolerance", "t", "df", "p")
+            table = [header] + [(c.recipe, f"{c.metric} ({c.direction} is better)", str(c.baseline), str(c.value),
+                                 f"{c.worse_by:.6g}", f"{c.allowed:.6g}", *c.statistic()) for c in rows]
             widths = [max(len(r[i]) for r in table) for i in range(len(header))]
             for i, r in enumerate(table):
-                lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
+                lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
                 if i == 0:
                     lines.append("  " + "  ".join("-" * w for w in widths))
         if self.missing:
             lines.append(f"gate FAILED: {len(self.missing)} baseline value(s) missing from the results:")
             lines += [f"  {m}" for m in self.missing]
         if self.passed:
-            lines.append(f"gate passed: {len(self.comparisons)} metric(s) within tolerance")
+            lines.append(f"gate passed: {len(self.comparisons)} metric(s) compared, none worse than the baseline by "
+                         f"more than its tolerance and significantly ({test})")
+        for c in self.within_noise:
+            t, df, p = c.statistic()
+            lines.append(f"note: {c.recipe}: {c.metric} worse by {c.worse_by:.6g} (tolerance {c.allowed:.6g}) but "
+                         f"within seed noise: t = {t}, df = {df}, p = {p} >= {self.alpha:g}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -88,13 +194,31 @@ def parse_tolerances(items: list[str] | dict[str, float] | None) -> dict[str, fl
     return out
 
 
+def select_recipes(base: pd.DataFrame, patterns: list[str] | str | None, baseline) -> pd.DataFrame:
+    """The baseline rows whose recipe id matches any glob in `patterns` (all rows without patterns)."""
+    if not patterns:
+        return base
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    ids = [str(r) for r in base["recipe"]]
+    for pattern in patterns:
+        if not fnmatch.filter(ids, pattern):
+            raise GenbenchError(f"--recipes {pattern!r} matches no recipe of the baseline {baseline} "
+                                f"({unknown_name_message('recipe', pattern, ids)})")
+    return base[[any(fnmatch.fnmatchcase(i, p) for p in patterns) for i in ids]]
+
+
 def gate(baseline: str | Path, results: str | Path, tolerance: list[str] | dict[str, float] | None = None,
-         allow_missing: bool = False) -> GateResult:
+         allow_missing: bool = False, recipes: list[str] | str | None = None, alpha: float = ALPHA) -> GateResult:
+    if not 0 < alpha < 1:
+        raise GenbenchError(f"--alpha must lie in (0, 1), got {alpha}")
     tolerances = parse_tolerances(tolerance)
-    base = load_table(baseline)
+    base = select_recipes(load_table(baseline), recipes, baseline)
     now = load_results(results)
-    result = GateResult()
+    result = GateResult(alpha=alpha)
     now_by_recipe = {r["recipe"]: r for r in now.to_dict("records")}
+    metrics = metric_columns(base)
+    result.notes += [f"{m}: in the results but the baseline has no column for it; not compared"
+                     for m in metric_columns(now) if m not in metrics]
     overlap = 0
     for row in base.to_dict("records"):
         recipe = row["recipe"]
@@ -105,23 +229,28 @@ def gate(baseline: str | Path, results: str | Path, tolerance: list[str] | dict[
         new = now_by_recipe[recipe]
         if str(new.get("recipe_hash")) != str(row.get("recipe_hash")):
             result.notes.append(f"{recipe}: recipe changed (hash {row.get('recipe_hash')} -> {new.get('recipe_hash')})")
-        for metric in metric_columns(base):
-            b = row.get(metric)
-            if b is None or (isinstance(b, float) and math.isnan(b)):
-                continue
+        for metric in metrics:
             spec = output_spec(metric)
             v = new.get(metric)
+            if math.isnan(row[metric]):
+                if v is not None and not math.isnan(float(v)):
+                    result.notes.append(f"{recipe}: {metric} has no baseline value (empty or NaN in {baseline}); "
+                                        "not compared")
+                continue
             if v is None:
                 result.missing.append(f"{recipe}: {metric}")
                 continue
-            v = float(v)
-            result.comparisons.append(Comparison(
-                recipe, metric, spec.direction, float(b), v,
-                spec.allowed(float(b), tolerances.get(metric, tolerances.get(metric.split("@")[0]))),
-                spec.regression(float(b), v)))
+            b, r = Seeds.of(row, metric), Seeds.of(new, metric)
+            worse_by = spec.regression(b.mean, r.mean)
+            allowed = spec.allowed(b.mean, tolerances.get(metric, tolerances.get(metric.split("@")[0])))
+            result.comparisons.append(Comparison(recipe, metric, spec.direction, b, r, allowed, worse_by,
+                                                 welch(b, r, worse_by), alpha))
     if overlap == 0:
-        raise GenbenchError(f"no recipe of the baseline {baseline} appears in the results {results}")
+        raise GenbenchError(f"gate compared nothing: no recipe of the baseline {baseline} appears in the results {results}")
     if allow_missing and result.missing:
         result.notes += [f"missing (allowed): {m}" for m in result.missing]
         result.missing = []
+    if not result.comparisons and not result.missing:
+        raise GenbenchError(f"gate compared nothing: the baseline {baseline} has no metric values for the "
+                            f"{overlap} recipe(s) it shares with the results {results}")
     return result

@@ -93,7 +93,21 @@ def load_table(path: str | Path) -> pd.DataFrame:
         raise GenbenchError(f"leaderboard table {path} cannot be read as CSV ({e})") from None
     if "recipe" not in frame.columns:
         raise GenbenchError(f"{path} is not a genbench leaderboard table (no 'recipe' column)")
+    numeric = [c for m in metric_columns(frame) for c in (m, f"{m}_std") if c in frame.columns]
+    for column in numeric + [c for c in ("n_seeds",) if c in frame.columns]:
+        frame[column] = numeric_column(frame, column, path)
     return frame
+
+
+def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A column as finite floats (empty cells are NaN); anything else names its file, column and row."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = (values.isna() & frame[column].notna()) | values.isin([math.inf, -math.inf])
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise GenbenchError(f"leaderboard table {path}: column {column!r}, row {i + 1} (line {i + 2}, recipe "
+                            f"{frame['recipe'].iloc[i]!r}) holds {frame[column].iloc[i]!r}, not a finite number")
+    return values.astype(float)
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
