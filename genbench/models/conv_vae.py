@@ -18,6 +18,7 @@ from torch import nn
 
 from genbench.models import register_model
 from genbench.models.vae import GaussianVAE
+from genbench.registry import Count
 
 
 def halvings(size: int, scales: int) -> list[int]:
@@ -50,12 +51,10 @@ class Decoder(nn.Module):
 
 @register_model("conv-vae")
 class ConvVAE(GaussianVAE):
-    def __init__(self, data_shape, latent: int = 16, channels: int = 32, scales: int = 2, hidden: int = 256):
+    def __init__(self, data_shape, latent: Count = 16, channels: Count = 32, scales: Count = 2, hidden: Count = 256):
         super().__init__(data_shape, latent=latent, channels=channels, scales=scales, hidden=hidden)
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
-        if scales < 1:
-            raise ValueError(f"scales must be >= 1, got {scales}")
         self.latent = latent
         c, height, width = self.data_shape
         widths = [channels * 2 ** i for i in range(scales)]

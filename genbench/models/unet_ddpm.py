@@ -25,6 +25,7 @@ from torch import nn
 from genbench.models import register_model
 from genbench.models.ddpm import Diffusion
 from genbench.models.nets import timestep_embedding
+from genbench.registry import Count, Fraction, Natural, Proportion
 
 GROUPS = 8  # group norm groups (Wu & He 2018), as in the paper's U-Net
 
@@ -110,19 +111,17 @@ class UNet(nn.Module):
 class UNetDDPM(Diffusion):
     images = True
 
-    def __init__(self, data_shape, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
-                 channels: int = 32, scales: int = 2, blocks: int = 1, dropout: float = 0.0,
-                 sampler: Literal["ddpm", "ddim"] = "ddim", sample_steps: int = 50):
+    def __init__(self, data_shape, timesteps: Count = 1000, beta_start: Proportion = 1e-4, beta_end: Proportion = 0.02,
+                 channels: Count = 32, scales: Natural = 2, blocks: Count = 1, dropout: Fraction = 0.0,
+                 sampler: Literal["ddpm", "ddim"] = "ddim", sample_steps: Count = 50):
         super().__init__(data_shape, timesteps, beta_start, beta_end, channels=channels, scales=scales, blocks=blocks,
                          dropout=dropout, sampler=sampler, sample_steps=sample_steps)
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
         if channels % GROUPS:
             raise ValueError(f"channels must be a multiple of {GROUPS} (group norm groups), got {channels}")
-        if scales < 0 or blocks < 1:
-            raise ValueError(f"needs scales >= 0 and blocks >= 1, got scales={scales}, blocks={blocks}")
-        if not 1 <= sample_steps <= timesteps:
-            raise ValueError(f"sample_steps must be in 1..timesteps={timesteps}, got {sample_steps}")
+        if sample_steps > timesteps:
+            raise ValueError(f"sample_steps must be at most timesteps={timesteps}, got {sample_steps}")
         if sampler == "ddpm" and sample_steps != timesteps:
             raise ValueError(f"sampler 'ddpm' takes all timesteps: sample_steps must be {timesteps}, "
                              f"got {sample_steps} (or use sampler 'ddim')")
