@@ -27,16 +27,18 @@ def stand_in(name: str) -> Dataset:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe_id", load_suite("gpu")[0]["recipes"])
+@pytest.mark.parametrize("recipe_id", load_suite("gpu")[0]["recipes"] + load_suite("gpu-full")[0]["recipes"])
 def test_gpu_recipe_runs_two_steps_on_a_stand_in(tmp_path, monkeypatch, recipe_id):
     recipe = load_recipe(recipe_id)
     assert recipe.device == "cuda" and recipe.dataset in SHAPES
+    assert recipe.train.precision == "bf16" and recipe.train.channels_last  # the speed options, on the CPU here
     fake = stand_in(recipe.dataset)
     monkeypatch.setattr(genbench.runs, "load_dataset", lambda name, params=None: fake)
     monkeypatch.setattr(genbench.recipes, "load_dataset", lambda name, params=None: fake)
     params = dict(recipe.model_params)
     if "timesteps" in params:
         params["timesteps"] = 20  # 1000 denoising passes over 450 samples would only cost time here
+        params["sample_steps"] = min(params.get("sample_steps", 20), 20)
     short = dataclasses.replace(recipe, model_params=params, samples=450, extractor=None,
                                 train=dataclasses.replace(recipe.train, steps=2, batch_size=16, checkpoint_every=1))
     record = genbench.runs.run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
