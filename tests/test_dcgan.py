@@ -12,7 +12,7 @@ from genbench.errors import GenbenchError
 from genbench.models import build_model
 from genbench.recipes import load_recipe, load_suite
 from genbench.training import TrainConfig, fit
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_edited_recipe_refused
 
 SMALL = {"channels": 4, "latent": 8}
 
@@ -91,11 +91,8 @@ def test_settings_that_cannot_be_built_are_refused(shape, hp, needle):
 
 
 def test_a_recipe_that_cannot_be_built_is_one_line_and_writes_nothing(cli, tmp_path):
-    path = tmp_path / "r.toml"
-    path.write_text(load_recipe("digits/dcgan").path.read_text().replace("scales = 2", "scales = 4"))
-    code, _, err = cli("train", path, "--runs", tmp_path / "runs")
-    assert_one_line_error(code, err, "8x8 images do not halve 4 times", "scales = 3")
-    assert not (tmp_path / "runs").exists()
+    assert_edited_recipe_refused(cli, tmp_path, "digits/dcgan", "scales = 2", "scales = 4",
+                                 "8x8 images do not halve 4 times", "scales = 3")
 
 
 def test_dcgan_recipes_join_the_conv_suite():

@@ -13,7 +13,7 @@ from genbench.data import load_dataset
 from genbench.models import build_model
 from genbench.recipes import load_recipe
 from genbench.training import fit
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_edited_recipe_refused
 
 
 def train(recipe_id: str, steps: int = 2, **options):
@@ -57,19 +57,12 @@ def test_channels_last_gives_the_same_losses_in_the_other_layout(recipe_id):
 
 
 def test_channels_last_on_a_dataset_without_images_is_refused(cli, tmp_path):
-    path = tmp_path / "r.toml"
-    path.write_text(load_recipe("ring8/gan").path.read_text().replace("[train]", "[train]\nchannels_last = true"))
-    code, _, err = cli("train", path, "--runs", tmp_path / "runs")
-    assert_one_line_error(code, err, "channels_last applies to image datasets", "ring8")
-    assert not (tmp_path / "runs").exists()
+    assert_edited_recipe_refused(cli, tmp_path, "ring8/gan", "[train]", "[train]\nchannels_last = true",
+                                 "channels_last applies to image datasets", "ring8")
 
 
 def test_an_unknown_precision_is_refused_with_the_closest(cli, tmp_path):
-    path = tmp_path / "r.toml"
-    path.write_text(load_recipe("digits/dcgan").path.read_text().replace("[train]", '[train]\nprecision = "bf61"'))
-    code, _, err = cli("train", path, "--runs", tmp_path / "runs")
-    assert_one_line_error(code, err, "bf16")
-    assert not (tmp_path / "runs").exists()
+    assert_edited_recipe_refused(cli, tmp_path, "digits/dcgan", "[train]", '[train]\nprecision = "bf61"', "bf16")
 
 
 @pytest.mark.slow

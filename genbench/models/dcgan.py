@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch
 from torch import nn
 
 from genbench.models import register_model
