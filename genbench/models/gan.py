@@ -18,6 +18,9 @@ recipe's batch_size is critic_steps x pack x (D inputs per update); rows of a sl
 packing are dropped. `update = "simultaneous"` instead takes both players' gradients at the same
 weights on the same generated batch before either moves, as PacGAN's code does (ALI's
 `ali_algorithm`: one gradient-descent step on both losses). A GAN has no likelihood.
+
+Other players (DCGAN's convolutions, genbench.models.dcgan) come from a subclass: it calls
+`two_player` for the shared options and sets `G`, `D` and `d_input`; everything else here is shared.
 """
 
 from __future__ import annotations
