@@ -35,6 +35,10 @@ class TrainConfig:
     checkpoint_every: Natural = 0  # save resumable state every N steps; 0 = never
     augment_flip: bool = False  # images: random left-right flips (genbench.augment)
     augment_shift: Natural = 0  # images: random shifts of up to N pixels; 0 = off
+    # Speed options, meaning the same on every device (on the CPU they rarely pay):
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast around train_step (no loss scaling: bf16 has fp32's range)
+    channels_last: bool = False  # images: model and batches in NHWC memory layout (tensor cores' layout)
+    compile: bool = False  # torch.compile each of the model's child modules, in place (state-dict keys unchanged)
     # Batch norm and dropout are model options (they change the network), not trainer options.
 
     @property
@@ -46,6 +50,8 @@ class TrainConfig:
         if self.augmenting and dataset.kind != "image":
             raise GenbenchError(f"[train] augment_flip / augment_shift apply to image datasets; "
                                 f"{dataset.name!r} is {dataset.kind}")
+        if self.channels_last and dataset.kind != "image":
+            raise GenbenchError(f"[train] channels_last applies to image datasets; {dataset.name!r} is {dataset.kind}")
 
 
 class EpochSampler:
@@ -114,6 +120,11 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     x = dataset.train.to(device)
     start = time.perf_counter()
     model.initialize(dataset.continuous(x, generator), generator)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if cfg.compile:
+        for child in model.children():
+            child.compile()  # in place: no `_orig_mod.` wrapper, so checkpoints keep their keys
     model.configure_training(cfg)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     sampler = EpochSampler(len(x), cfg.batch_size, generator)  # the global batches, the same on every rank
@@ -147,7 +158,11 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
                 batch = distributed.share(batch)
             if cfg.augmenting:
                 batch = augment(batch, cfg.augment_flip, cfg.augment_shift, own)
-            stats = model.train_step(dataset.continuous(batch, own), own)
+            batch = dataset.continuous(batch, own)
+            if cfg.channels_last and batch.dim() == 4:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                stats = model.train_step(batch, own)
             if world > 1:
                 stats = distributed.mean(stats)
             if ema is not None:

@@ -59,3 +59,14 @@ def assert_one_line_error(code, err, *needles):
     assert "Traceback" not in err
     for n in needles:
         assert n in lines[0], (n, lines[0])
+
+
+def assert_edited_recipe_refused(cli, tmp_path, recipe_id, old, new, *needles):
+    """`genbench train` on `recipe_id` with `old` replaced by `new` fails in one line and writes nothing."""
+    from genbench.recipes import load_recipe
+
+    path = tmp_path / "r.toml"
+    path.write_text(load_recipe(recipe_id).path.read_text().replace(old, new))
+    code, _, err = cli("train", path, "--runs", tmp_path / "runs")
+    assert_one_line_error(code, err, *needles)
+    assert not (tmp_path / "runs").exists()

@@ -14,14 +14,16 @@ from tests.stand_ins import SHAPES, use_stand_in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe_id", load_suite("gpu")[0]["recipes"])
+@pytest.mark.parametrize("recipe_id", load_suite("gpu")[0]["recipes"] + load_suite("gpu-full")[0]["recipes"])
 def test_gpu_recipe_runs_two_steps_on_a_stand_in(tmp_path, monkeypatch, recipe_id):
     recipe = load_recipe(recipe_id)
     assert recipe.device == "cuda" and recipe.dataset in SHAPES
+    assert recipe.train.precision == "bf16" and recipe.train.channels_last  # the speed options, on the CPU here
     use_stand_in(monkeypatch, recipe.dataset)
     params = dict(recipe.model_params)
     if "timesteps" in params:
         params["timesteps"] = 20  # 1000 denoising passes over 450 samples would only cost time here
+        params["sample_steps"] = 2  # DDIM: the U-Net's 50-100 passes over 450 samples take minutes on a CPU
     short = dataclasses.replace(recipe, model_params=params, samples=450, extractor=None,
                                 train=dataclasses.replace(recipe.train, steps=2, batch_size=16, checkpoint_every=1))
     record = genbench.runs.run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)

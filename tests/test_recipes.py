@@ -76,7 +76,7 @@ def test_unknown_suite_is_refused():
     assert "did you mean 'quick'" in str(e.value)
 
 
-GPU_RECIPES = set(load_suite("gpu")[0]["recipes"])  # their data is not offline: see test_gpu_recipes.py
+GPU_RECIPES = {r for suite in ("gpu", "gpu-full") for r in load_suite(suite)[0]["recipes"]}  # their data is not offline: see test_gpu_recipes.py
 
 
 @pytest.mark.slow

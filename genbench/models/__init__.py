@@ -110,6 +110,7 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
 
 from genbench.models import (  # noqa: E402,F401
     conv_vae,
+    dcgan,
     ddpm,
     flow,
     gan,

@@ -18,6 +18,9 @@ recipe's batch_size is critic_steps x pack x (D inputs per update); rows of a sl
 packing are dropped. `update = "simultaneous"` instead takes both players' gradients at the same
 weights on the same generated batch before either moves, as PacGAN's code does (ALI's
 `ali_algorithm`: one gradient-descent step on both losses). A GAN has no likelihood.
+
+Other players (DCGAN's convolutions, genbench.models.dcgan) come from a subclass: it calls
+`two_player` for the shared options and sets `G`, `D` and `d_input`; everything else here is shared.
 """
 
 from __future__ import annotations
@@ -49,14 +52,9 @@ class GAN(NeuralModel):
                          batch_norm=batch_norm, pack=pack, g_activation=g_activation, discriminator=discriminator,
                          d_hidden=d_hidden, d_layers=d_layers, maxout_pieces=maxout_pieces, init_std=init_std,
                          update=update)
-        if pack < 1 or critic_steps < 1 or maxout_pieces < 1 or d_hidden < 0 or d_layers < 0 or init_std < 0:
-            raise ValueError("pack, critic_steps and maxout_pieces must be >= 1; d_hidden, d_layers and init_std >= 0")
-        if update == "simultaneous" and critic_steps != 1:
-            raise ValueError(f"update 'simultaneous' takes one discriminator step per generator step, "
-                             f"not critic_steps = {critic_steps}")
-        self.kind, self.latent, self.critic_steps, self.pack = loss, latent, critic_steps, pack
-        self.gp_weight, self.label_smoothing, self.images = gp_weight, label_smoothing, images
-        self.simultaneous = update == "simultaneous"
+        if maxout_pieces < 1 or d_hidden < 0 or d_layers < 0 or init_std < 0:
+            raise ValueError("maxout_pieces must be >= 1; d_hidden, d_layers and init_std >= 0")
+        self.two_player(loss, latent, critic_steps, gp_weight, label_smoothing, images, pack, update)
         # Batch norm in the generator only, as DCGAN does; a WGAN-GP critic must not have it (the
         # penalty is per example).
         self.G = mlp(latent, hidden, self.dim, layers, act=torch.nn.ReLU if g_activation == "relu" else torch.nn.SiLU,
@@ -69,15 +67,30 @@ class GAN(NeuralModel):
                     torch.nn.init.normal_(layer.weight, 0.0, init_std)
                     torch.nn.init.zeros_(layer.bias)
 
+    def two_player(self, loss: str, latent: int, critic_steps: int, gp_weight: float, label_smoothing: float,
+                   images: bool, pack: int, update: str) -> None:
+        """The options every GAN shares, whatever its players; a subclass builds its own G and D after this.
+        G maps (n, latent) to (n, *self.d_input), D maps (k, pack x d_input[0], ...) to k logits."""
+        if pack < 1 or critic_steps < 1:
+            raise ValueError(f"pack and critic_steps must be >= 1, got {pack} and {critic_steps}")
+        if update == "simultaneous" and critic_steps != 1:
+            raise ValueError(f"update 'simultaneous' takes one discriminator step per generator step, "
+                             f"not critic_steps = {critic_steps}")
+        self.kind, self.latent, self.critic_steps, self.pack = loss, latent, critic_steps, pack
+        self.gp_weight, self.label_smoothing, self.images = gp_weight, label_smoothing, images
+        self.simultaneous = update == "simultaneous"
+        self.d_input: tuple[int, ...] = (self.dim,)  # MLP players see flat vectors
+
     def generate(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        z = torch.randn(n, self.latent, generator=generator, device=self.G[0].weight.device)
+        z = torch.randn(n, self.latent, generator=generator, device=next(self.G.parameters()).device)
         x = self.G(z)
         return torch.sigmoid(x) if self.images else x  # images live in [0,1]
 
     def packed(self, x: torch.Tensor) -> torch.Tensor:
-        """(k*pack, dim) -> (k, pack*dim): `pack` consecutive rows, all from one source, form one D input."""
+        """(k*pack, C, ...) -> (k, pack*C, ...): `pack` consecutive rows, all from one source, form one D
+        input, concatenated along the first feature axis (a vector's numbers, an image's channels)."""
         k = len(x) // self.pack
-        return x[:k * self.pack].reshape(k, self.pack * x.shape[1])
+        return x[:k * self.pack].reshape(k, self.pack * x.shape[1], *x.shape[2:])
 
     def configure_training(self, cfg) -> None:
         betas = (cfg.beta1, cfg.beta2)
@@ -98,10 +111,10 @@ class GAN(NeuralModel):
         if self.kind == "nonsaturating":
             target = torch.full_like(d_real, 1.0 - self.label_smoothing)
             return F.binary_cross_entropy_with_logits(d_real, target) + F.softplus(d_fake).mean()
-        u = torch.rand(len(real), 1, generator=generator, device=real.device)
+        u = torch.rand(len(real), *[1] * (real.dim() - 1), generator=generator, device=real.device)
         x_hat = (u * real + (1 - u) * fake).requires_grad_(True)
         grad, = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
-        penalty = (grad.norm(dim=1) - 1).pow(2).mean()
+        penalty = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
         return d_fake.mean() - d_real.mean() + self.gp_weight * penalty
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
@@ -119,12 +132,12 @@ class GAN(NeuralModel):
             opt.step()
 
     def _fake(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return self.generate(n, generator).reshape(n, -1)
+        return self.generate(n, generator).reshape(n, *self.d_input)
 
     def train_step(self, batch, generator):
         self.train()
         d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
-        slices = batch.reshape(len(batch), -1).chunk(self.critic_steps)
+        slices = batch.reshape(len(batch), *self.d_input).chunk(self.critic_steps)
         if self.simultaneous:
             fake = self._fake(len(slices[0]), generator)
             loss_d = self.d_loss(self.packed(slices[0]), self.packed(fake.detach()), generator)
