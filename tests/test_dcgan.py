@@ -81,8 +81,8 @@ def test_a_few_steps_on_digits_teach_both_players():
 
 @pytest.mark.parametrize("shape, hp, needle", [
     ((1, 28, 28), {"scales": 3}, "the largest that fits is scales = 2"),
-    ((1, 8, 8), {"pack": 0}, "pack and critic_steps must be >= 1"),
-    ((1, 8, 8), {"channels": 0}, "channels and latent must be >= 1"),
+    ((1, 8, 8), {"pack": 0}, "'pack' must be int >= 1"),
+    ((1, 8, 8), {"channels": 0}, "'channels' must be int >= 1"),
     ((64,), {}, "needs images"),
 ])
 def test_settings_that_cannot_be_built_are_refused(shape, hp, needle):

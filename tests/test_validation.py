@@ -226,14 +226,8 @@ def declarers():
     return [pytest.param(*entry, id=entry[0]) for entry in out]
 
 
-# gan.py is owned by the PacGAN change (Adam -> AdamW); its ranges come with that merge.
-NOT_YET_DECLARED = {"model 'gan'"}
-
-
 @pytest.mark.parametrize("label, fn, skip", declarers())
 def test_every_numeric_parameter_declares_its_range_and_its_default_is_in_it(label, fn, skip):
-    if label in NOT_YET_DECLARED:
-        pytest.skip("ranges not declared yet; see NOT_YET_DECLARED")
     hints = typing.get_type_hints(fn, include_extras=True)
     params = {k: p for k, p in inspect.signature(fn).parameters.items() if k not in skip}
     for name in params:

@@ -23,6 +23,7 @@ from torch import nn
 from genbench.models import register_model
 from genbench.models.gan import GAN
 from genbench.models.neural import NeuralModel
+from genbench.registry import Count, Fraction, NonNegative
 
 
 class Generator(nn.Module):
@@ -51,9 +52,9 @@ def discriminator(in_channels: int, widths: list[int], base: tuple[int, int], ba
 
 @register_model("dcgan")
 class DCGAN(GAN):
-    def __init__(self, data_shape, loss: Literal["nonsaturating", "wgan-gp"] = "nonsaturating", latent: int = 100,
-                 channels: int = 64, scales: int = 2, critic_steps: int = 1, gp_weight: float = 10.0,
-                 label_smoothing: float = 0.0, pack: int = 1, init_std: float = 0.02,
+    def __init__(self, data_shape, loss: Literal["nonsaturating", "wgan-gp"] = "nonsaturating", latent: Count = 100,
+                 channels: Count = 64, scales: Count = 2, critic_steps: Count = 1, gp_weight: NonNegative = 10.0,
+                 label_smoothing: Fraction = 0.0, pack: Count = 1, init_std: NonNegative = 0.02,
                  update: Literal["alternating", "simultaneous"] = "alternating"):
         # The GAN's own __init__ builds MLP players; skip it, keep its shared options (two_player).
         NeuralModel.__init__(self, data_shape, loss=loss, latent=latent, channels=channels, scales=scales,
@@ -62,8 +63,6 @@ class DCGAN(GAN):
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
         c, height, width = self.data_shape
-        if scales < 1 or channels < 1 or latent < 1 or init_std < 0:
-            raise ValueError("scales, channels and latent must be >= 1, init_std >= 0")
         if height % 2 ** scales or width % 2 ** scales:
             fits = max((s for s in range(1, scales) if height % 2 ** s == 0 and width % 2 ** s == 0), default=0)
             raise ValueError(f"{height}x{width} images do not halve {scales} times (scales = {scales}): "

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from genbench.models import register_model
 from genbench.models.nets import mlp
 from genbench.models.neural import NeuralModel, lr_factor
+from genbench.registry import Count, Fraction, Natural, NonNegative
 
 
 @register_model("gan")
@@ -40,20 +41,18 @@ class GAN(NeuralModel):
     family = "gan"
     has_log_prob = False
 
-    def __init__(self, data_shape, loss: Literal["nonsaturating", "wgan-gp"] = "nonsaturating", latent: int = 16,
-                 hidden: int = 256, layers: int = 3, critic_steps: int = 1, gp_weight: float = 10.0,
-                 label_smoothing: float = 0.0, images: bool = False, dropout: float = 0.0, batch_norm: bool = False,
-                 pack: int = 1, g_activation: Literal["silu", "relu"] = "silu",
-                 discriminator: Literal["mlp", "maxout"] = "mlp", d_hidden: int = 0, d_layers: int = 0,
-                 maxout_pieces: int = 5, init_std: float = 0.0,
+    def __init__(self, data_shape, loss: Literal["nonsaturating", "wgan-gp"] = "nonsaturating", latent: Count = 16,
+                 hidden: Count = 256, layers: Count = 3, critic_steps: Count = 1, gp_weight: NonNegative = 10.0,
+                 label_smoothing: Fraction = 0.0, images: bool = False, dropout: Fraction = 0.0, batch_norm: bool = False,
+                 pack: Count = 1, g_activation: Literal["silu", "relu"] = "silu",
+                 discriminator: Literal["mlp", "maxout"] = "mlp", d_hidden: Natural = 0, d_layers: Natural = 0,
+                 maxout_pieces: Count = 5, init_std: NonNegative = 0.0,
                  update: Literal["alternating", "simultaneous"] = "alternating"):
         super().__init__(data_shape, loss=loss, latent=latent, hidden=hidden, layers=layers, critic_steps=critic_steps,
                          gp_weight=gp_weight, label_smoothing=label_smoothing, images=images, dropout=dropout,
                          batch_norm=batch_norm, pack=pack, g_activation=g_activation, discriminator=discriminator,
                          d_hidden=d_hidden, d_layers=d_layers, maxout_pieces=maxout_pieces, init_std=init_std,
                          update=update)
-        if maxout_pieces < 1 or d_hidden < 0 or d_layers < 0 or init_std < 0:
-            raise ValueError("maxout_pieces must be >= 1; d_hidden, d_layers and init_std >= 0")
         self.two_player(loss, latent, critic_steps, gp_weight, label_smoothing, images, pack, update)
         # Batch norm in the generator only, as DCGAN does; a WGAN-GP critic must not have it (the
         # penalty is per example).
