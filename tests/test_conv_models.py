@@ -163,9 +163,10 @@ def test_checkpoints_round_trip(tmp_path, name, hp):
 
 @pytest.mark.parametrize("name, hp, needle", [
     ("unet-ddpm", {"channels": 12}, "multiple of 8"),
-    ("unet-ddpm", {"sample_steps": 0}, "sample_steps must be in 1..timesteps"),
-    ("conv-vae", {"scales": 0}, "scales must be >= 1"),
-    ("unet-ddpm", {"scales": -1}, "needs scales >= 0"),
+    ("unet-ddpm", {"sample_steps": 0}, "'sample_steps' must be int >= 1"),
+    ("unet-ddpm", {"timesteps": 10, "sample_steps": 11}, "sample_steps must be at most timesteps=10"),
+    ("conv-vae", {"scales": 0}, "'scales' must be int >= 1"),
+    ("unet-ddpm", {"scales": -1}, "'scales' must be int >= 0"),
 ])
 def test_hyper_parameters_that_do_not_fit_are_refused(name, hp, needle):
     with pytest.raises(GenbenchError, match=needle):
