@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 import time
 import zipfile
@@ -14,6 +15,7 @@ import torch
 
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_json, output_file, output_folder
+from genbench.registry import unknown_name_message
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
 
@@ -260,17 +262,25 @@ def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = Fal
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,
           baselines: str | None = None, plots: bool = True, jobs: int = 1, ray: str | None = None,
-          quiet: bool = False) -> dict:
+          quiet: bool = False, recipes: list[str] | str | None = None) -> dict:
     """Run every recipe x seed of a suite that has no current record (in `jobs` worker processes, or
     as tasks of the Ray cluster at `ray`: "local", "auto", "ray://host:port"), then rebuild its
-    tables. A run that fails is listed under "failed" and the others go on."""
+    tables. `recipes` globs run part of the suite (the table still lists the rest as not run). A
+    run that fails is listed under "failed" and the others go on."""
     from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
     from genbench.runs import run_dir
 
     start = time.perf_counter()
-    _, recipes = load_suite(suite, baselines)
+    _, every = load_suite(suite, baselines)
+    patterns = [recipes] if isinstance(recipes, str) else list(recipes or [])
+    ids = [r.id for r in every]
+    for pattern in patterns:
+        if not fnmatch.filter(ids, pattern):
+            raise GenbenchError(f"--recipes {pattern!r} matches no recipe of suite {suite!r} "
+                                f"({unknown_name_message('recipe', pattern, ids)})")
+    recipes = [r for r in every if not patterns or any(fnmatch.fnmatchcase(r.id, p) for p in patterns)]
     for r in recipes:  # refuse a bad suite, or outputs that cannot be written, before any training
         check_recipe(r)
     todo = [(r, s) for r in recipes for s in r.seeds]

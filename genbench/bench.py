@@ -25,10 +25,9 @@ from genbench.claims import RunClaimed, held
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_text
 from genbench.recipes import Recipe
-from genbench.runs import existing_record, run_dir, run_recipe
+from genbench.runs import ERROR, existing_record, run_dir, run_recipe
 
-POLL_S = 2.0
-ERROR = "error.txt"  # how often a run held by another process is looked at again
+POLL_S = 2.0  # how often a run held by another process is looked at again
 
 
 @dataclass
@@ -60,9 +59,11 @@ def one_run(recipe: Recipe, seed: int, runs, device, progress: bool) -> tuple[st
         return "claimed", str(e)
     except Exception as e:  # noqa: BLE001 (reported, with the traceback kept beside the run)
         folder = run_dir(runs, recipe, seed)
+        reason = str(e) if isinstance(e, GenbenchError) else f"{type(e).__name__}: {e}"
         if folder.is_dir():
-            atomic_write_text(folder / ERROR, traceback.format_exc())
-        return "failed", str(e) if isinstance(e, GenbenchError) else f"{type(e).__name__}: {e}"
+            one_line = " ".join(reason.split())
+            atomic_write_text(folder / ERROR, f"{recipe.hash}\n{one_line}\n\n{traceback.format_exc()}")
+        return "failed", reason
     if record is None:
         return "skipped", ""
     (run_dir(runs, recipe, seed) / ERROR).unlink(missing_ok=True)  # an earlier failure's, now mended

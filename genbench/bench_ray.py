@@ -15,11 +15,11 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from genbench.bench import ERROR, cores, one_run
+from genbench.bench import cores, one_run
 from genbench.claims import RunClaimed, claim
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_bytes
-from genbench.runs import existing_record, run_dir
+from genbench.runs import ERROR, existing_record, run_dir
 
 CONNECT_TIMEOUT_S = 10
 RETURNED = ("model.safetensors", "model.json", ERROR, "record.json")  # in the order they are written

@@ -26,6 +26,7 @@ from genbench.scoring import evaluate
 from genbench.training import fit
 
 RECORD_SCHEMA = 1
+ERROR = "error.txt"  # beside a run that failed: its recipe hash, the one-line reason, the traceback
 
 
 def run_dir(runs: str | Path, recipe: Recipe, seed: int) -> Path:
@@ -39,6 +40,15 @@ def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     return record if record.get("recipe_hash") == recipe.hash else None
+
+
+def failure(runs: str | Path, recipe: Recipe, seed: int) -> str | None:
+    """The one-line reason the current recipe's run failed, if its last attempt failed."""
+    try:
+        lines = (run_dir(runs, recipe, seed) / ERROR).read_text().splitlines()
+    except OSError:
+        return None
+    return lines[1] if len(lines) > 1 and lines[0] == recipe.hash else None
 
 
 def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str | None = None,
@@ -84,7 +94,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
             "seed": seed,
             "metrics": scores["metrics"],
             "score": {"metrics": scores["metric_names"], "samples": scores["samples"], "info": scores["info"],
-                      "wall_time_s": scores["wall_time_s"]},
+                      "unscored": scores["unscored"], "wall_time_s": scores["wall_time_s"]},
             "train": {k: v for k, v in train_info.items()},
             "wall_time_s": time.perf_counter() - started,
             "device": dev.type,

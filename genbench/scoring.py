@@ -82,19 +82,32 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
     wanted = max([m.samples_needed(dataset) for m in chosen], default=0)
     if samples is not None:
         samples = enough_samples(samples, dataset, chosen, n_samples)
+    broken = ""
     if samples is None and model is not None and wanted > 0:
         samples = draw_samples(model, n_samples or wanted, generator or torch.Generator().manual_seed(0), progress)
+        if bad := int((~torch.isfinite(samples.flatten(1))).any(1).sum()):
+            # Dropping or repairing those samples would flatter the model: its sample metrics go
+            # unscored, with the reason, and its likelihood metrics are still computed.
+            broken = (f"the model's sampler returned {bad} of {len(samples)} samples with NaN or infinite values "
+                      "(its arithmetic overflowed)")
         if dataset.kind == "image":
             samples = samples.clamp(0, 1)  # images live in [0,1]; a density's tails do not
     values: dict[str, float] = {}
     info: dict[str, dict[str, str]] = {}
+    unscored: dict[str, str] = {}
     for metric in tqdm(chosen, desc="scoring", unit="metric", disable=not progress or None, leave=False):
+        if broken and metric.samples_needed(dataset) > 0:
+            unscored[metric.name] = broken
+            continue
         values.update(metric.compute(samples, dataset, model))
         if extra := metric.info(samples, dataset, model):
             info[metric.name] = extra
+    if not values:
+        raise GenbenchError(f"{broken}, so none of the metrics asked for could be computed")
     return {
         "metrics": values,
         "info": info,
+        "unscored": unscored,  # metric -> why it has no value
         "metric_names": [m.name for m in chosen],
         "samples": 0 if samples is None else int(len(samples)),
         "wall_time_s": time.perf_counter() - start,

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                     help="run each run as a task of a Ray cluster: ADDRESS 'auto', 'ray://host:port' or "
                          "'host:port' joins one, no ADDRESS starts a local one (needs genbench[ray])")
+    sp.add_argument("--recipes", action="append", metavar="PATTERN",
+                    help="run only the suite's recipes whose id matches this glob (repeatable), e.g. "
+                         "'fashion-mnist/*'; the table lists the others as not yet run")
 
     sp = add("leaderboard", "rebuild a suite's leaderboard from run records alone")
     sp.add_argument("suite", nargs="?", default="quick", help="suite name (default: quick)")
@@ -209,7 +212,9 @@ def cmd_score(args) -> int:
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if args.json:
         print(f"wrote {args.json}")
-    return 0
+    for metric, why in out.get("unscored", {}).items():
+        print(f"genbench: {metric} not scored: {why}", file=sys.stderr)
+    return 1 if out.get("unscored") else 0
 
 
 def cmd_train_extractor(args) -> int:
@@ -226,7 +231,7 @@ def cmd_bench(args) -> int:
 
     out = bench(args.suite, runs=args.runs, leaderboards=args.leaderboards, device=args.device,
                 baselines=args.baselines, plots=args.plots, jobs=args.jobs, ray=args.ray,
-                quiet=args.quiet)
+                quiet=args.quiet, recipes=args.recipes)
     print(f"suite {args.suite}: ran {out['ran']}, skipped {out['skipped']} (already recorded), "
           f"failed {len(out['failed'])}, total {out['wall_time_s']:.1f}s")
     if out["markdown"] is not None:

@@ -11,9 +11,9 @@ from genbench.leaderboard.published import attach_published
 from genbench.leaderboard.records import aggregate
 from genbench.leaderboard.table import to_csv, to_markdown
 from genbench.recipes import load_suite
-from genbench.runs import existing_record, run_dir
+from genbench.runs import existing_record, failure, run_dir
 
-PLOT_SAMPLES = 1000
+PLOT_SAMPLES = 1000  # points in a scatter plot
 
 
 def output_order(recipes) -> list[str]:
@@ -36,7 +36,7 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
     from genbench.checkpoint import load_checkpoint
     from genbench.data import load_dataset
     from genbench.errors import GenbenchError
-    from genbench.leaderboard.plots import write_sample_plot
+    from genbench.leaderboard.plots import GRID, write_sample_plot
     from genbench.leaderboard.tradeoff import write_tradeoff_plot
     from genbench.scoring import draw_samples
 
@@ -45,7 +45,9 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
     for recipe in recipes:
         found = [r for s in recipe.seeds if (r := existing_record(runs, recipe, s)) is not None]
         if len(found) < len(recipe.seeds):
-            missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)")
+            failed = {s: why for s in recipe.seeds if (why := failure(runs, recipe, s)) is not None}
+            missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)" +
+                           "".join(f"; seed {s} failed: {why}" for s, why in failed.items()))
         records += found
     if not records and not allow_empty:
         raise GenbenchError(f"no run records for suite {suite!r} under {runs}; run `genbench bench {suite}` first "
@@ -71,7 +73,8 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
                 write_tradeoff_plot(out / rel, model, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
                 plot_links[recipe.id] = rel
                 continue
-            samples = draw_samples(model, PLOT_SAMPLES, torch.Generator().manual_seed(0), progress=False)
+            n = PLOT_SAMPLES if dataset.kind == "points" else GRID
+            samples = draw_samples(model, n, torch.Generator().manual_seed(0), progress=False)
             write_sample_plot(out / rel, samples, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
             plot_links[recipe.id] = rel
     csv_path, md_path = out / f"{suite}.csv", out / f"{suite}.md"

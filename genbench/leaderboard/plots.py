@@ -11,6 +11,8 @@ import torch
 from genbench.data import Dataset
 from genbench.io import atomic_write_bytes
 
+GRID = 64  # images shown in an image plot: drawing more would only cost sampling time
+
 
 def sample_figure(samples: torch.Tensor, dataset: Dataset, title: str) -> bytes:
     import matplotlib
@@ -28,7 +30,7 @@ def sample_figure(samples: torch.Tensor, dataset: Dataset, title: str) -> bytes:
         ax.set_aspect("equal")
         ax.legend(loc="upper right", fontsize=6, markerscale=3)
     else:
-        n = min(len(samples), 64)
+        n = min(len(samples), GRID)
         side = int(math.ceil(math.sqrt(n)))
         imgs = samples[:n].clamp(0, 1)
         c, h, w = imgs.shape[1:]

@@ -81,6 +81,11 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
                   "√(se² + se_published²), se = std / √seeds: |z| above 2 means the measurement and the paper "
                   "disagree by more than chance. *this run* says how the recipe's protocol relates to the paper's.", ""]
     lines += mode_report(records)
+    unscored = [f"`{r['recipe']}` seed {r['seed']}: {', '.join(r['score']['unscored'])}: {why}"
+                for r in records if (why := "; ".join(sorted(set(r["score"].get("unscored", {}).values()))))]
+    if unscored:
+        lines += ["", "**Not scored** (a '–' above where a metric could not be computed; the others stand):", ""]
+        lines += [f"- {u}" for u in unscored]
     lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:
         spec = output_spec(m)
