@@ -191,6 +191,24 @@ def test_second_scoring_hits_the_reference_cache(digits, tmp_path, monkeypatch):
     assert (cache.STATS.hits, cache.STATS.misses) == (before[0] + 2, before[1] + 1)
 
 
+def test_other_images_under_the_same_name_never_meet_cached_features(digits, tmp_path, monkeypatch):
+    """The cache once served features of other images under the same dataset name and parameters
+    (an older loader's copy), so every FID against that data was wrong: the key holds the contents."""
+    import dataclasses
+
+    from genbench.features import cache
+
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path))
+    samples = digits.reference("test")
+    honest = evaluate(digits, ["fid"], samples=samples, progress=False)["metrics"]
+    other = dataclasses.replace(digits, train=digits.train.flip(-1))  # same name, params and shape
+    before = cache.STATS.misses
+    shifted = evaluate(other, ["fid"], samples=samples, progress=False)["metrics"]
+    assert cache.STATS.misses == before + 1 and shifted != honest
+    assert len(list((tmp_path / "features").glob("digits-train-*.safetensors"))) == 2
+    assert evaluate(digits, ["fid"], samples=samples, progress=False)["metrics"] == honest
+
+
 def test_precision_recall_is_asymmetric_as_defined():
     real = gaussian_features(600, 4, 0, 1, 0).float()
     narrow = real[:, :] * 0.3  # samples inside the real support, covering only its centre
