@@ -312,8 +312,10 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         from genbench.scoring import samples_wanted
 
         # A user's generator is checked like a samples file: NaN is bad input, refused before scoring.
+        drawing = time.perf_counter()
         x = generator_samples(generator, generator_kwargs, data, n_samples or samples_wanted(data, metrics, options),
                               dev, seed, progress=not quiet)
+        source["sampling_time_s"] = time.perf_counter() - drawing
     result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples,
                       generator=torch.Generator(device=dev).manual_seed(seed),
                       progress=not quiet, options=options)
