@@ -1,10 +1,11 @@
 """genbench: baselines, metrics, leaderboards and regression gates for generative models.
 
-The API mirrors the CLI one to one: `genbench.train`, `score`, `bench`, `leaderboard`, `gate`.
+The API mirrors the CLI one to one: `genbench.train`, `score`, `fetch`, `bench`, `leaderboard`,
+`gate`.
 """
 
 __version__ = "0.1.0"
-__all__ = ["bench", "gate", "leaderboard", "score", "train", "__version__"]
+__all__ = ["bench", "fetch", "gate", "leaderboard", "score", "train", "__version__"]
 
 
 def __getattr__(name):  # keep `import genbench` (and `genbench --help`) free of torch's import time

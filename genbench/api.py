@@ -169,13 +169,57 @@ def score_text(text: str, refs: str | None, json: str | None = None) -> dict:
     return out
 
 
+def check_inception_weights(inception_weights: str | None, extractor: str | None) -> None:
+    """--inception-weights is refused, not ignored, where no Inception extractor runs."""
+    if inception_weights is None:
+        return
+    from genbench.features.inception import NAME
+
+    if extractor != NAME:
+        used = f"features come from {extractor!r}" if extractor else "no feature extractor is used here"
+        raise GenbenchError(f"--inception-weights is for the {NAME} extractor, but {used}: "
+                            f"pass --extractor {NAME} or drop --inception-weights")
+
+
+def score_hf(hf_model: str, dataset: str | None, metrics: list[str] | None, hf_stride: int | None, device: str,
+             json: str | None) -> dict:
+    """Bits per character and per byte of a text dataset's held-out text under a Hugging Face causal LM."""
+    from genbench import env
+    from genbench.data import load_dataset
+    from genbench.data.text import not_text
+    from genbench.hf import score_hf_model
+    from genbench.metrics.bits_per_byte import BitsPerByte
+
+    if dataset is None:
+        raise GenbenchError("--hf-model needs --dataset NAME (a text dataset, e.g. shakespeare-char)")
+    if metrics is not None and metrics != [BitsPerByte.name]:
+        raise GenbenchError(f"--hf-model is scored by {BitsPerByte.name!r} alone; drop --metrics")
+    data = load_dataset(dataset)
+    if why := not_text(data):
+        raise GenbenchError(f"--hf-model scores a text dataset's held-out text, and {why}")
+    dev = env.resolve_device(device)
+    start = time.perf_counter()
+    values, info = score_hf_model(hf_model, data, hf_stride, dev)
+    out = {"metrics": values, "metric_names": [BitsPerByte.name], "info": {BitsPerByte.name: info},
+           "dataset": data.name, "hf_model": str(hf_model), "versions": env.versions(), "device": dev.type,
+           "wall_time_s": time.perf_counter() - start}
+    if json is not None:
+        atomic_write_json(json, out)
+    return out
+
+
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
           seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
-          text: str | None = None, refs: str | None = None, baselines: str | None = None, quiet: bool = False) -> dict:
-    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), feature arrays, or a file of
-    system outputs (--text) against a file of references (--refs).
+          text: str | None = None, refs: str | None = None, baselines: str | None = None, quiet: bool = False,
+          generator=None, generator_kwargs: str | dict | None = None, hf_model: str | None = None,
+          hf_stride: int | None = None) -> dict:
+    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own generator
+    ('pkg.module:factory' or the factory itself, called with `generator_kwargs`; see
+    genbench/generators.py), feature arrays, a Hugging Face causal LM folder (bits per character and
+    byte of the dataset's held-out text), or a file of system outputs (--text) against a file of
+    references (--refs).
 
     Likelihoods use the dataset's test split; image metrics compare with its train split through
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
@@ -185,8 +229,13 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     from genbench.data import check_samples, load_dataset
     from genbench.scoring import evaluate
 
-    if sum(x is not None for x in (checkpoint, samples, features, text)) != 1:
-        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --features FILE or --text FILE")
+    if sum(x is not None for x in (checkpoint, samples, generator, features, hf_model, text)) != 1:
+        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --generator pkg.module:factory, "
+                            "--features FILE, --hf-model DIR or --text FILE")
+    if generator_kwargs is not None and generator is None:
+        raise GenbenchError("--generator-kwargs goes with --generator pkg.module:factory")
+    if hf_stride is not None and hf_model is None:
+        raise GenbenchError("--hf-stride goes with --hf-model DIR")
     if (features is None) != (reference_features is None):
         raise GenbenchError("--features and --reference-features go together")
     if json is not None:
@@ -196,11 +245,18 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
             raise GenbenchError("--refs goes with --text HYPS (system outputs, one segment per line)")
         if dataset is not None or metrics is not None:
             raise GenbenchError("--text is scored against --refs with corpus BLEU and chrF; drop --dataset/--metrics")
+        check_inception_weights(inception_weights, None)
         return score_text(text, refs, json)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
+    if hf_model is not None:
+        check_inception_weights(inception_weights, None)
+        for flag, value in (("--n-samples", n_samples), ("--extractor", extractor), ("--kid-subset-size", kid_subset_size)):
+            if value is not None:
+                raise GenbenchError(f"{flag} does not apply to --hf-model (it is scored on held-out text); drop it")
+        return score_hf(hf_model, dataset, metrics, hf_stride, device, json)
     if kid_subset_size is not None:
         from genbench.metrics.fidelity import MIN_ROWS
 
@@ -217,6 +273,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     options = {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size,
                "baselines": baselines}
     if features is not None:
+        check_inception_weights(inception_weights, None)
         out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
         if json is not None:
             atomic_write_json(json, out)
@@ -235,14 +292,32 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
             raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
                                 f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
         source = {"checkpoint": str(checkpoint)}
+    elif generator is not None:
+        from genbench.generators import describe, parse_kwargs
+
+        generator_kwargs = parse_kwargs(generator_kwargs)  # bad JSON is refused before anything loads
+        if dataset is None:
+            raise GenbenchError("--generator needs --dataset NAME to score against")
+        data = load_dataset(dataset)
+        source = {"generator": describe(generator), "generator_kwargs": generator_kwargs}
     else:
         if dataset is None:
             raise GenbenchError("--samples needs --dataset NAME to score against")
         data = load_dataset(dataset)
         x = check_samples(load_samples(samples), data, what=f"samples in {samples}")
         source = {"samples_file": str(samples)}
-    generator = torch.Generator(device=dev).manual_seed(seed)
-    result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples, generator=generator,
+    check_inception_weights(inception_weights, extractor or data.extractor)
+    if generator is not None:
+        from genbench.generators import generator_samples
+        from genbench.scoring import samples_wanted
+
+        # A user's generator is checked like a samples file: NaN is bad input, refused before scoring.
+        drawing = time.perf_counter()
+        x = generator_samples(generator, generator_kwargs, data, n_samples or samples_wanted(data, metrics, options),
+                              dev, seed, progress=not quiet)
+        source["sampling_time_s"] = time.perf_counter() - drawing
+    result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples,
+                      generator=torch.Generator(device=dev).manual_seed(seed),
                       progress=not quiet, options=options)
     out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
            "samples": result["samples"],
@@ -251,6 +326,25 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     if json is not None:
         atomic_write_json(json, out)
     return out
+
+
+def fetch(what: str) -> dict:
+    """Download once (SHA-256 checked before anything is written) and verify the files `what` needs:
+    'inception' (Inception-v3 weights for the inception-v3-compat extractor) or a dataset's files.
+    Run on an online machine, then copy the files into an air-gapped machine's cache or $GENBENCH_DATA."""
+    from genbench.data import DATASETS, load_dataset
+    from genbench.data.fetch import recording
+
+    if what == "inception":
+        from genbench.features.inception import find_weights
+
+        files = [find_weights()]
+    elif what in DATASETS:
+        with recording() as files:
+            load_dataset(what)
+    else:
+        raise GenbenchError(unknown_name_message("fetch target", what, ["inception", *DATASETS.names()]))
+    return {"name": what, "files": [str(f) for f in dict.fromkeys(files)]}
 
 
 def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = False) -> dict:

@@ -112,3 +112,9 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
         "samples": 0 if samples is None else int(len(samples)),
         "wall_time_s": time.perf_counter() - start,
     }
+
+
+def samples_wanted(dataset: Dataset, metrics: list[str] | None, options: dict | None = None) -> int:
+    """How many samples the metrics asked for (default: all that score samples) draw by their protocols,
+    for a sampler that is not a genbench model (it has no log_prob)."""
+    return max((m.samples_needed(dataset) for m in select_metrics(dataset, metrics, False, False, options)), default=0)

@@ -138,7 +138,7 @@ def test_inception_file_with_the_wrong_hash_is_refused(cli, tmp_path, test_image
     np.save(tmp_path / "s.npy", test_images)
     code, _, err = cli("score", "--samples", tmp_path / "s.npy", "--dataset", "digits", "--metrics", "fid",
                        "--extractor", "inception-v3-compat", "--inception-weights", fake)
-    assert_one_line_error(code, err, "refusing to unpickle", hashlib.sha256(fake.read_bytes()).hexdigest()[:16])
+    assert_one_line_error(code, err, "expected 6726825d", hashlib.sha256(fake.read_bytes()).hexdigest()[:16])
 
 
 def test_unknown_extractor(cli, tmp_path, test_images):

@@ -17,7 +17,10 @@ EPILOG = """examples:
   genbench train grid25/gmm --seed 1        one run: runs/grid25/gmm/seed1/{model.safetensors,record.json}
   genbench score --checkpoint runs/grid25/gmm/seed1/model.safetensors
   genbench score --samples my.npy --dataset ring8 --json scores.json
+  genbench score --generator mypkg.models:build --dataset digits --generator-kwargs '{"width": 64}'
+  genbench score --hf-model ./my-gpt2 --dataset shakespeare-char   bits per character and per byte
   genbench score --text hyps.txt --refs refs.txt   corpus BLEU and chrF (sacrebleu, with signatures)
+  genbench fetch inception                  download + verify Inception-v3 weights (for an offline machine)
   genbench gate --baseline leaderboards/quick.csv --results runs/
 """
 
@@ -51,25 +54,35 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--runs", default="runs", help="folder for run outputs (default: runs)")
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
 
-    sp = add("score", "score a checkpoint or a file of samples",
-             "Score a model checkpoint (sampled here) or an array of samples against a dataset's test split. "
+    sp = add("score", "score a checkpoint, samples, your generator, a Hugging Face LM, features or MT outputs",
+             "Score a model checkpoint (sampled here), an array of samples or your own generator (sampled here) "
+             "against a dataset, a Hugging Face causal LM on a text dataset's held-out text, features, or "
+             "system outputs against references. "
              "Prints a table; --json writes {\"metrics\": {...}, \"samples\": N, \"dataset\": ..., \"versions\": ...}.")
     src = sp.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a genbench .safetensors checkpoint (its .json config beside it)")
     src.add_argument("--samples", help=".npy/.npz array of shape (N, *data shape) ((N, 2) for 2-D data; images "
                                        "(N,H,W) or (N,C,H,W), uint8 0-255 or float in [0,1]; text: token ids (N, T)), "
                                        "or a folder of PNGs")
+    src.add_argument("--generator", metavar="PKG.MODULE:FACTORY",
+                     help="your generator: FACTORY(**--generator-kwargs) returns an object with sample(n, generator), "
+                          "a torch_fidelity GenerativeModelBase, or a callable (n, generator) -> tensor; samples are "
+                          "drawn on --device with --seed and checked like a --samples file (needs --dataset)")
+    src.add_argument("--hf-model", metavar="DIR",
+                     help="a Hugging Face causal LM folder (safetensors weights, its tokenizer): bits per character "
+                          "and per byte of --dataset's held-out text (needs genbench[hf])")
     src.add_argument("--features", help="(N, d) .npy/.npz features extracted elsewhere (e.g. CLIP): FID, KID, "
                                         "precision/recall, density/coverage against --reference-features")
     src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU and chrF against --refs")
     sp.add_argument("--refs", help="references for --text, UTF-8, one segment per line (same line count)")
-    sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
+    sp.add_argument("--dataset", help="dataset to score against (required with --samples, --generator and --hf-model)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
-    sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint, or the first N of --samples "
+    sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint or --generator, or the first N "
+                                                  "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
                                                   "samples than its protocol's unless this asks for them)")
-    sp.add_argument("--seed", type=int, default=0, help="seed for sampling a checkpoint (default 0)")
+    sp.add_argument("--seed", type=int, default=0, help="seed for sampling a checkpoint or --generator (default 0)")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     sp.add_argument("--extractor", help="feature extractor for image metrics (default: the dataset's domain "
                                         "classifier; see `genbench list extractors`)")
@@ -77,8 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(or set GENBENCH_INCEPTION_WEIGHTS)")
     sp.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
     sp.add_argument("--reference-features", help="(N, d) reference features for --features")
+    sp.add_argument("--generator-kwargs", metavar="JSON",
+                    help="keyword arguments for the --generator factory, a JSON object, e.g. '{\"width\": 64}'")
+    sp.add_argument("--hf-stride", type=int, metavar="N",
+                    help="--hf-model: tokens each window of the model's context advances (default: half the "
+                         "context; the context itself gives lm-evaluation-harness's rolling windows)")
     sp.add_argument("--baselines", help="folder whose <dataset>/classifier.* weights the domain extractors load "
                                         "(default: ./baselines or $GENBENCH_BASELINES)")
+
+    sp = add("fetch", "download (once, SHA-256 checked) the Inception weights or a dataset's files",
+             "Get the files WHAT needs through genbench's one checksum-verified loader and print where they are: "
+             "'inception' (torch-fidelity's Inception-v3 weights, for --extractor inception-v3-compat) or a dataset "
+             "name. Files already on disk are verified, not downloaded again. On an online machine, then copy them "
+             "to an air-gapped machine's $GENBENCH_CACHE (default ~/.cache/genbench, same subfolders) or "
+             "$GENBENCH_DATA.")
+    sp.add_argument("what", metavar="WHAT", help="'inception' or a dataset (see `genbench list datasets`)")
 
     sp = add("train-extractor", "train a dataset's domain classifier (the offline image-metric extractor)",
              "Train the classifier of baselines/<dataset>/classifier.toml and write classifier.safetensors and "
@@ -200,8 +226,11 @@ def cmd_score(args) -> int:
                 extractor=args.extractor, inception_weights=args.inception_weights,
                 kid_subset_size=args.kid_subset_size, features=args.features,
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
-                baselines=args.baselines, quiet=args.quiet)
-    if out.get("dataset"):
+                baselines=args.baselines, quiet=args.quiet, generator=args.generator,
+                generator_kwargs=args.generator_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride)
+    if out.get("hf_model"):
+        print(f"{out['dataset']}: {out['hf_model']} on {out['info']['bits-per-byte']['characters']} held-out characters")
+    elif out.get("dataset"):
         print(f"{out['dataset']}: {out['samples']} samples")
     elif out.get("text"):
         print(f"{out['text']}: {out['samples']} segments")
@@ -215,6 +244,17 @@ def cmd_score(args) -> int:
     for metric, why in out.get("unscored", {}).items():
         print(f"genbench: {metric} not scored: {why}", file=sys.stderr)
     return 1 if out.get("unscored") else 0
+
+
+def cmd_fetch(args) -> int:
+    from genbench.api import fetch
+
+    out = fetch(args.what)
+    if not out["files"]:
+        print(f"{out['name']}: nothing to fetch (it ships with genbench or is generated)")
+    for f in out["files"]:
+        print(f"{out['name']}: {f} (SHA-256 verified)")
+    return 0
 
 
 def cmd_train_extractor(args) -> int:
@@ -261,7 +301,8 @@ def cmd_gate(args) -> int:
     return 0 if result.passed else 1
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "score": cmd_score, "train-extractor": cmd_train_extractor,
+COMMANDS = {"list": cmd_list, "train": cmd_train, "score": cmd_score, "fetch": cmd_fetch,
+            "train-extractor": cmd_train_extractor,
             "bench": cmd_bench,
             "leaderboard": cmd_leaderboard, "gate": cmd_gate}
 

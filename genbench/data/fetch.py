@@ -3,8 +3,9 @@
 Order: an explicit path, $GENBENCH_DATA/<name>, the resource's own system folders (e.g. a Debian
 package's), the user cache ($GENBENCH_CACHE, default ~/.cache/genbench), and only then the
 resource's URLs, unless $GENBENCH_OFFLINE is set. Every file is checked against its SHA-256
-before use. When nothing works the error names the file, its checksum, where to get it and
-where to put it.
+before use (a download before it is written). When nothing works the error names the file, its
+checksum, where to get it and where to put it. `recording()` lists the files a block fetched, so
+`genbench fetch DATASET` reports what its loader needed without a second list to keep in step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import gzip
 import hashlib
 import os
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +63,29 @@ def offline() -> bool:
     return os.environ.get("GENBENCH_OFFLINE", "").lower() not in ("", "0", "false", "no")
 
 
+_recorders: list[list[Path]] = []
+
+
+@contextmanager
+def recording() -> Iterator[list[Path]]:
+    """The verified path of every file fetched inside the `with` block, in order."""
+    paths: list[Path] = []
+    _recorders.append(paths)
+    try:
+        yield paths
+    finally:
+        _recorders.pop()  # blocks nest: the innermost ends first
+
+
 def fetch(resource: Resource, path: str | os.PathLike | None = None, download: bool = True) -> Path:
     """Path to a verified local copy of `resource`."""
+    found = _fetch(resource, path, download)
+    for paths in _recorders:
+        paths.append(found)
+    return found
+
+
+def _fetch(resource: Resource, path: str | os.PathLike | None, download: bool) -> Path:
     for candidate in candidates(resource, path):
         if candidate.is_file():
             digest = sha256_of(candidate, resource.gzipped)

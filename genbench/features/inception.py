@@ -1,8 +1,10 @@
-"""Inception-v3 (torch-fidelity's `inception-v3-compat`), whenever its weights are on disk.
+"""Inception-v3 (torch-fidelity's `inception-v3-compat`), its weights fetched once and verified.
 
-torch-fidelity unpickles that file (torch.load with weights_only=False), so genbench first checks
-its SHA-256 against the published one and refuses anything else. Offline, without the file, the
-error names it, where to put it, and the domain extractor to use instead.
+torch-fidelity unpickles that file (torch.load with weights_only=False), so it comes only through
+the one checksum-verified fetch path (genbench.data.fetch): a file given or found locally, or a
+download, is checked against the published SHA-256 before torch-fidelity ever opens it. Offline,
+without the file, the error names it, where to put it, and the domain extractor to use instead.
+`genbench fetch inception` downloads it ahead, on an online machine, for an air-gapped one.
 """
 
 from __future__ import annotations
@@ -12,31 +14,26 @@ from pathlib import Path
 
 import torch
 
-from genbench.data.fetch import sha256_of
-from genbench.errors import GenbenchError
+from genbench.data.fetch import Resource, fetch
 from genbench.features import EXTRACTORS, Extractor
 
+NAME = "inception-v3-compat"
 FILE = "weights-inception-2015-12-05-6726825d.pth"
 SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + FILE
 
 
+def weights_resource() -> Resource:
+    """Built per call: torch's hub folder follows $TORCH_HOME, which may change at run time."""
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    return Resource(name=FILE, sha256=SHA256, urls=(URL,), search=(str(hub),), subdir="inception",
+                    hint=f"put it in {hub}, or pass --inception-weights PATH (or set GENBENCH_INCEPTION_WEIGHTS); "
+                         "offline, use the dataset's domain extractor instead (e.g. --extractor digits-cnn)")
+
+
 def find_weights(path: str | None = None) -> Path:
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / FILE
-    for candidate in (path, os.environ.get("GENBENCH_INCEPTION_WEIGHTS"), hub):
-        if candidate:
-            p = Path(candidate)
-            if p.is_file():
-                digest = sha256_of(p)
-                if digest != SHA256:
-                    raise GenbenchError(f"{p} has SHA-256 {digest[:16]}…, not the Inception weights' {SHA256[:16]}…; "
-                                        "refusing to unpickle it")
-                return p
-            if candidate is path:
-                raise GenbenchError(f"Inception weights {p} do not exist")
-    raise GenbenchError(f"Inception weights {FILE} not found: download {URL} (SHA-256 {SHA256}) to {hub} or pass "
-                        "--inception-weights PATH (or set GENBENCH_INCEPTION_WEIGHTS); offline, use the dataset's "
-                        "domain extractor instead (e.g. --extractor digits-cnn)")
+    """The verified weights file: `path`, $GENBENCH_INCEPTION_WEIGHTS, the local folders, or a download."""
+    return fetch(weights_resource(), path or os.environ.get("GENBENCH_INCEPTION_WEIGHTS") or None)
 
 
 class _ToInceptionInput(torch.nn.Module):
@@ -57,12 +54,12 @@ class _ToInceptionInput(torch.nn.Module):
         return self.module((x.clamp(0, 1) * 255).round().to(torch.uint8))
 
 
-@EXTRACTORS.register("inception-v3-compat")
+@EXTRACTORS.register(NAME)
 def inception(inception_weights: str | None = None) -> Extractor:
-    """torch-fidelity's Inception-v3 (standard FID/IS); needs its weights file on disk."""
+    """torch-fidelity's Inception-v3 (standard FID/IS); its weights fetched once, SHA-256 checked."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     path = find_weights(inception_weights)
-    module = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+    module = FeatureExtractorInceptionV3(NAME, ["2048", "logits_unbiased"],
                                          feature_extractor_weights_path=str(path))
-    return Extractor("inception-v3-compat", _ToInceptionInput(module), SHA256)
+    return Extractor(NAME, _ToInceptionInput(module), SHA256)
