@@ -295,7 +295,7 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
         execute = ray_executor(ray)  # before anything is written: an unreachable cluster is bad input
     else:
         execute = executor(jobs)
-    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet)
+    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet, plots=plots)
     try:
         table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
     except GenbenchError:
@@ -309,7 +309,8 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
 
 def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboards",
                 baselines: str | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
-    """Rebuild a suite's Markdown and CSV tables from run records alone."""
+    """Rebuild a suite's Markdown and CSV tables and plots from the runs folder alone (records and
+    the plot artefacts beside them)."""
     from genbench.leaderboard import build_leaderboard
 
     output_folder(leaderboards, "--leaderboards")
