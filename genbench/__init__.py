@@ -4,7 +4,7 @@ The API mirrors the CLI one to one: `genbench.train`, `score`, `bench`, `leaderb
 """
 
 __version__ = "0.1.0"
-__all__ = ["bench", "gate", "leaderboard", "score", "train", "__version__"]
+__all__ = ["bench", "gate", "leaderboard", "score", "site", "train", "__version__"]
 
 
 def __getattr__(name):  # keep `import genbench` (and `genbench --help`) free of torch's import time

@@ -308,14 +308,25 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
 
 
 def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboards",
-                baselines: str | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
+                baselines: str | None = None, plots: bool = True, allow_empty: bool = False,
+                html: bool = False) -> dict:
     """Rebuild a suite's Markdown and CSV tables and plots from the runs folder alone (records and
-    the plot artefacts beside them)."""
+    the plot artefacts beside them); with `html`, its page of the site under <leaderboards>/site/."""
     from genbench.leaderboard import build_leaderboard
 
     output_folder(leaderboards, "--leaderboards")
+    if html:
+        output_folder(Path(leaderboards) / "site", "--leaderboards")
     return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots,
-                             allow_empty=allow_empty)
+                             allow_empty=allow_empty, html=html)
+
+
+def site(runs: str = "runs", leaderboards: str = "leaderboards", baselines: str | None = None) -> dict:
+    """Write the static site <leaderboards>/site/: a page per suite with run records, and an index."""
+    from genbench.leaderboard import build_site
+
+    output_folder(Path(leaderboards) / "site", "--leaderboards")
+    return build_site(runs=runs, out=leaderboards, baselines=baselines)
 
 
 def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | None = None,

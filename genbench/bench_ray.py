@@ -15,11 +15,11 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+from genbench.artefacts import SAMPLES, SWEEP
 from genbench.bench import cores, one_run
 from genbench.claims import RunClaimed, claim
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_bytes
-from genbench.artefacts import SAMPLES, SWEEP
 from genbench.runs import ERROR, existing_record, run_dir
 
 CONNECT_TIMEOUT_S = 10

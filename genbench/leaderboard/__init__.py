@@ -1,5 +1,6 @@
 """Leaderboards: derived from the runs folder alone (run records and the plot artefacts beside
-them, genbench.artefacts), written atomically as Markdown + CSV + plots. The same rows (records.aggregate) feed every output."""
+them, genbench.artefacts), written atomically as Markdown + CSV + plots, and as a static site
+(genbench.leaderboard.site). The same rows (records.aggregate) feed every output."""
 
 from __future__ import annotations
 
@@ -96,8 +97,10 @@ def plot_images(board: Board) -> dict[str, bytes]:
 
 
 def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "leaderboards",
-                      baselines: str | Path | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
-    """Rebuild <out>/<suite>.md and .csv (and plots under <out>/<suite>/) from the runs folder alone."""
+                      baselines: str | Path | None = None, plots: bool = True, allow_empty: bool = False,
+                      html: bool = False) -> dict:
+    """Rebuild <out>/<suite>.md and .csv (and plots under <out>/<suite>/) from the runs folder alone;
+    with `html`, its page of the site under <out>/site/ too."""
     board = collect(suite, runs, baselines, plots, allow_empty)
     out = Path(out)
     images = plot_images(board)
@@ -111,5 +114,26 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
                                            board.missing))
     result = {"markdown": md_path, "csv": csv_path, "rows": len(board.frame), "records": len(board.records),
               "missing": board.missing}
+    if html:
+        from genbench.leaderboard.site import write_index, write_page
+
+        result["html"] = write_page(board, images, out / "site")
+        write_index(out / "site", baselines)
     return result
 
+
+def build_site(runs: str | Path = "runs", out: str | Path = "leaderboards",
+               baselines: str | Path | None = None) -> dict:
+    """<out>/site/: a page per suite that has run records, and an index of them."""
+    from genbench.leaderboard.site import write_index, write_page
+    from genbench.recipes import load_suites
+
+    site, pages = Path(out) / "site", []
+    for suite in load_suites(baselines):
+        _, recipes = load_suite(suite, baselines)
+        if any(existing_record(runs, r, s) is not None for r in recipes for s in r.seeds):
+            board = collect(suite, runs, baselines)
+            pages.append(write_page(board, plot_images(board), site))
+    if not pages:
+        raise GenbenchError(f"no run records for any suite under {runs}; run `genbench bench SUITE` first")
+    return {"index": write_index(site, baselines), "pages": pages}

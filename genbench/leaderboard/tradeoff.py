@@ -9,6 +9,7 @@ rank them either way. Real text from the training split is drawn as a reference 
 from __future__ import annotations
 
 import io
+
 import torch
 
 from genbench.data import Dataset
