@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--leaderboards", default="leaderboards", help="folder for tables (default: leaderboards)")
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override every recipe's device")
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
-    sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
+    sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots (runs write no plot artefact; a later "
+                         "`genbench leaderboard` draws it from the checkpoint)")
     sp.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="train N runs at once in worker processes, each with cores/N torch threads (default 1). "
                          "Runs are claimed first, so several benches may share one --runs folder")
