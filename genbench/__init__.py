@@ -5,7 +5,7 @@ The API mirrors the CLI one to one: `genbench.train`, `score`, `fetch`, `bench`,
 """
 
 __version__ = "0.1.0"
-__all__ = ["bench", "fetch", "gate", "leaderboard", "score", "train", "__version__"]
+__all__ = ["bench", "fetch", "gate", "leaderboard", "score", "site", "train", "__version__"]
 
 
 def __getattr__(name):  # keep `import genbench` (and `genbench --help`) free of torch's import time

@@ -389,7 +389,7 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
         execute = ray_executor(ray)  # before anything is written: an unreachable cluster is bad input
     else:
         execute = executor(jobs)
-    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet)
+    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet, plots=plots)
     try:
         table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
     except GenbenchError:
@@ -402,13 +402,25 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
 
 
 def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboards",
-                baselines: str | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
-    """Rebuild a suite's Markdown and CSV tables from run records alone."""
+                baselines: str | None = None, plots: bool = True, allow_empty: bool = False,
+                html: bool = False) -> dict:
+    """Rebuild a suite's Markdown and CSV tables and plots from the runs folder alone (records and
+    the plot artefacts beside them); with `html`, its page of the site under <leaderboards>/site/."""
     from genbench.leaderboard import build_leaderboard
 
     output_folder(leaderboards, "--leaderboards")
+    if html:
+        output_folder(Path(leaderboards) / "site", "--leaderboards")
     return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots,
-                             allow_empty=allow_empty)
+                             allow_empty=allow_empty, html=html)
+
+
+def site(runs: str = "runs", leaderboards: str = "leaderboards", baselines: str | None = None) -> dict:
+    """Write the static site <leaderboards>/site/: a page per suite with run records, and an index."""
+    from genbench.leaderboard import build_site
+
+    output_folder(Path(leaderboards) / "site", "--leaderboards")
+    return build_site(runs=runs, out=leaderboards, baselines=baselines)
 
 
 def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | None = None,

@@ -49,12 +49,12 @@ def _say(progress: bool, message: str) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
-def one_run(recipe: Recipe, seed: int, runs, device, progress: bool) -> tuple[str, str]:
+def one_run(recipe: Recipe, seed: int, runs, device, progress: bool, plots: bool = True) -> tuple[str, str]:
     """('ran', summary) | ('claimed', holder) | ('skipped', '') | ('failed', reason); never raises
     but on an interrupt, so one bad run cannot stop the others."""
     t = time.perf_counter()
     try:
-        record = run_recipe(recipe, seed, runs=runs, device=device, progress=progress, rerun=False)
+        record = run_recipe(recipe, seed, runs=runs, device=device, progress=progress, rerun=False, plots=plots)
     except RunClaimed as e:
         return "claimed", str(e)
     except Exception as e:  # noqa: BLE001 (reported, with the traceback kept beside the run)
@@ -85,9 +85,9 @@ def executor(jobs: int = 1):
 
 
 def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, execute=None,
-            progress: bool = True) -> Outcome:
+            progress: bool = True, plots: bool = True) -> Outcome:
     """Run every (recipe, seed) of `todo` that has no current record, by `execute` (see `executor`;
-    default: one after another in this process)."""
+    default: one after another in this process); `plots`: runs write their plot artefacts."""
     execute = execute or serial
     outcome = Outcome()
     pending = []
@@ -117,7 +117,7 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, exe
             bar.update(1)
 
         while pending:
-            claimed = execute(pending, runs, device, progress, note)
+            claimed = execute(pending, runs, device, progress, note, plots=plots)
             if claimed:
                 _say(progress, f"waiting for {len(claimed)} run(s) held by other processes")
                 while all(held(run_dir(runs, r, s)) for r, s in claimed):
@@ -126,23 +126,23 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, exe
     return outcome
 
 
-def serial(pending, runs, device, progress, note) -> list[tuple[Recipe, int]]:
+def serial(pending, runs, device, progress, note, plots: bool = True) -> list[tuple[Recipe, int]]:
     claimed = []
     for r, s in pending:
-        status, text = one_run(r, s, runs, device, progress)
+        status, text = one_run(r, s, runs, device, progress, plots)
         if status == "claimed":
             claimed.append((r, s))
         note(r, s, status, text)
     return claimed
 
 
-def processes(pending, runs, device, progress, note, jobs: int = 2) -> list[tuple[Recipe, int]]:
+def processes(pending, runs, device, progress, note, jobs: int = 2, plots: bool = True) -> list[tuple[Recipe, int]]:
     threads = max(1, cores() // jobs)
     claimed = []
     # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pools.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
-        futures = {pool.submit(one_run, r, s, runs, device, False): (r, s) for r, s in pending}
+        futures = {pool.submit(one_run, r, s, runs, device, False, plots): (r, s) for r, s in pending}
         try:
             left = set(futures)
             while left:

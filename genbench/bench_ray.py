@@ -15,6 +15,7 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+from genbench.artefacts import SAMPLES, SWEEP
 from genbench.bench import cores, one_run
 from genbench.claims import RunClaimed, claim
 from genbench.errors import GenbenchError
@@ -22,7 +23,7 @@ from genbench.io import atomic_write_bytes
 from genbench.runs import ERROR, existing_record, run_dir
 
 CONNECT_TIMEOUT_S = 10
-RETURNED = ("model.safetensors", "model.json", ERROR, "record.json")  # in the order they are written
+RETURNED = ("model.safetensors", "model.json", SAMPLES, SWEEP, ERROR, "record.json")  # in the order they are written
 
 
 def ray_executor(address: str):
@@ -59,18 +60,18 @@ def _check_reachable(address: str) -> None:
         raise GenbenchError(f"cannot reach the Ray cluster at {address!r}: {e.strerror or e}") from None
 
 
-def _task(recipe, seed: int, device: str | None, threads: int) -> tuple[str, str, dict[str, bytes]]:
+def _task(recipe, seed: int, device: str | None, threads: int, plots: bool) -> tuple[str, str, dict[str, bytes]]:
     import torch
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as scratch:
-        status, text = one_run(recipe, seed, scratch, device, False)
+        status, text = one_run(recipe, seed, scratch, device, False, plots)
         folder = run_dir(scratch, recipe, seed)
         files = {name: (folder / name).read_bytes() for name in RETURNED if (folder / name).is_file()}
     return status, text, files
 
 
-def run_on_ray(pending, runs, device, progress, note) -> list:
+def run_on_ray(pending, runs, device, progress, note, plots: bool = True) -> list:
     import ray
 
     remote = ray.remote(_task)
@@ -88,7 +89,7 @@ def run_on_ray(pending, runs, device, progress, note) -> list:
                 note(r, s, "skipped", "")
                 continue
             gpus = 1 if (device or r.device) == "cuda" else 0
-            out[remote.options(num_cpus=1, num_gpus=gpus).remote(r, s, device, 1)] = (r, s, held)
+            out[remote.options(num_cpus=1, num_gpus=gpus).remote(r, s, device, 1, plots)] = (r, s, held)
         left = list(out)
         while left:
             done, left = ray.wait(left, num_returns=1)
@@ -102,6 +103,8 @@ def run_on_ray(pending, runs, device, progress, note) -> list:
                 for name in RETURNED:
                     if name in files:
                         atomic_write_bytes(folder / name, files[name])
+                    elif name in (SAMPLES, SWEEP):  # an earlier run's: it would show beside this one's record
+                        (folder / name).unlink(missing_ok=True)
                 note(r, s, status, text)
     except BaseException:
         for ref, (_, _, held) in out.items():

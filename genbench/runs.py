@@ -1,6 +1,7 @@
 """One run = one recipe x one seed: train, checkpoint, score, and write the run record.
 
-Layout: <runs>/<recipe id>/seed<N>/{model.safetensors, model.json, record.json}. The record is
+Layout: <runs>/<recipe id>/seed<N>/{model.safetensors, model.json, record.json}, and for the
+recipe's first seed the artefact its plots are drawn from (genbench.artefacts). The record is
 written last and atomically, so its presence means the run finished; `bench` skips a run whose
 record exists with the same recipe hash and redoes any other.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from genbench import distributed, train_state
+from genbench import artefacts, distributed, train_state
 from genbench.checkpoint import save_checkpoint
 from genbench.claims import claim
 from genbench.data import load_dataset
@@ -52,9 +53,10 @@ def failure(runs: str | Path, recipe: Recipe, seed: int) -> str | None:
 
 
 def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str | None = None,
-               progress: bool = True, resume: bool = True, rerun: bool = True) -> dict | None:
+               progress: bool = True, resume: bool = True, rerun: bool = True, plots: bool = True) -> dict | None:
     """Train and score one run under its claim (claims.py). With `rerun` False, a run whose current
-    record exists once the claim is held is not trained again: None is returned."""
+    record exists once the claim is held is not trained again: None is returned. With `plots`, the
+    recipe's first seed also writes its plot artefact (otherwise a leaderboard draws it later)."""
     dev = resolve_device(device or recipe.device)
     out = run_dir(runs, recipe, seed)
     started = time.perf_counter()
@@ -71,6 +73,8 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     with claim(out):
         if not rerun and existing_record(runs, recipe, seed) is not None:
             return None  # another process finished it while this one waited to start
+        for name in artefacts.NAMES:  # an earlier run's: they would show beside this run's record
+            (out / name).unlink(missing_ok=True)
         train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
                          state_key=state_key)
         model.eval()
@@ -83,6 +87,8 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
         score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
         scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
                           progress=progress, options=recipe.score_options())
+        if plots and seed == recipe.seeds[0]:  # the seed the plots show
+            artefacts.draw(out, model, dataset, artefacts.title(recipe.id, seed), dev)
         record = {
             "schema": RECORD_SCHEMA,
             "recipe": recipe.id,

@@ -38,6 +38,8 @@ def text_pair(tmp_path):
     (["bench", "quick", "--runs", "{f}", "--no-plots", "-q"], "--runs"),
     (["bench", "quick", "--leaderboards", "{f}", "--runs", "{tmp}/runs", "--no-plots", "-q"], "--leaderboards"),
     (["leaderboard", "quick", "--leaderboards", "{f}", "--runs", "{tmp}/runs", "--allow-empty"], "--leaderboards"),
+    (["leaderboard", "quick", "--leaderboards", "{f}", "--runs", "{tmp}/runs", "--allow-empty", "--html"], "--leaderboards"),
+    (["site", "--leaderboards", "{f}", "--runs", "{tmp}/runs"], "--leaderboards"),
 ])
 def test_output_under_a_regular_file(cli, tmp_path, text_pair, args, flag):
     f = tmp_path / "f.npy"

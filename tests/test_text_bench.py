@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from genbench.api import bench, gate
+from genbench.api import bench, gate, leaderboard
 from tests.conftest import REPO
 
 
@@ -15,7 +15,11 @@ def test_oracle_ngram_reproduces_the_committed_text_leaderboard(tmp_path):
     (baselines / "suites.toml").write_text('[one]\nrecipes = ["oracle/ngram"]\n')
     out = bench("one", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=baselines, quiet=True)
     assert out["ran"] == 3
-    assert (tmp_path / "lb/one/oracle--ngram.png").is_file()  # the temperature-sweep plot
+    assert (tmp_path / "lb/one/oracle--ngram.png").is_file()  # the temperature-sweep plot ...
+    assert (tmp_path / "runs/oracle/ngram/seed0/sweep.json").is_file()  # ... drawn from the run's sweep data
+    page = leaderboard("one", runs=tmp_path / "runs", leaderboards=tmp_path / "lb", baselines=baselines,
+                       html=True)["html"].read_text()
+    assert page.count('<svg class="tradeoff"') == 1 and page.count("<polyline") == 1 and page.count("<circle") == 6
     result = gate(baseline=str(REPO / "leaderboards/text.csv"), results=str(tmp_path / "runs"), recipes="oracle/ngram")
     assert result.passed, result.report()
     checked = {c.metric for c in result.comparisons if c.recipe == "oracle/ngram"}

@@ -22,6 +22,7 @@ EPILOG = """examples:
   genbench score --text hyps.txt --refs refs.txt   corpus BLEU and chrF (sacrebleu, with signatures)
   genbench fetch inception                  download + verify Inception-v3 weights (for an offline machine)
   genbench gate --baseline leaderboards/quick.csv --results runs/
+  genbench site                             the leaderboards as a web page: leaderboards/site/index.html
 """
 
 
@@ -120,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--leaderboards", default="leaderboards", help="folder for tables (default: leaderboards)")
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override every recipe's device")
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
-    sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots")
+    sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots (runs write no plot artefact; a later "
+                         "`genbench leaderboard` draws it from the checkpoint)")
     sp.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="train N runs at once in worker processes, each with cores/N torch threads (default 1). "
                          "Runs are claimed first, so several benches may share one --runs folder")
@@ -140,6 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp.add_argument("--allow-empty", action="store_true",
                     help="with no records at all, write a table that says the suite has not been run")
+    sp.add_argument("--html", action="store_true",
+                    help="also write the suite's page of the static site, LEADERBOARDS/site/<suite>.html, "
+                         "and the site's index (see `genbench site`)")
+
+    sp = add("site", "write the leaderboards as a static web site, from run records alone",
+             "Write LEADERBOARDS/site/: index.html and a page per suite that has run records under RUNS, with "
+             "sortable tables (mean ± std, per-seed values), published figures, sample plots, the mode-collapse "
+             "view and the text trade-off curves. Plain HTML, CSS and a little JavaScript: it opens from disk.")
+    sp.add_argument("--runs", default="runs", help="folder holding run records (default: runs)")
+    sp.add_argument("--leaderboards", default="leaderboards",
+                    help="folder whose site/ gets the pages (default: leaderboards)")
+    sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
 
     sp = add("gate", "fail (exit 1) when a metric is worse than the baseline beyond its tolerance and seed noise",
              "Compare results with a baseline leaderboard CSV, metric by metric in each metric's own direction. "
@@ -285,10 +299,21 @@ def cmd_leaderboard(args) -> int:
     from genbench.api import leaderboard
 
     out = leaderboard(args.suite, runs=args.runs, leaderboards=args.leaderboards, baselines=args.baselines,
-                      plots=args.plots, allow_empty=args.allow_empty)
+                      plots=args.plots, allow_empty=args.allow_empty, html=args.html)
     print(f"leaderboard written to {out['markdown']} and {out['csv']} ({out['rows']} rows from {out['records']} records)")
+    if args.html:
+        print(f"web page written to {out['html']}")
     for m in out["missing"]:
         print(f"  not yet run: {m}")
+    return 0
+
+
+def cmd_site(args) -> int:
+    from genbench.api import site
+
+    out = site(runs=args.runs, leaderboards=args.leaderboards, baselines=args.baselines)
+    print(f"site written to {out['index']} ({len(out['pages'])} suites: "
+          f"{', '.join(p.stem for p in out['pages'])})")
     return 0
 
 
@@ -304,7 +329,7 @@ def cmd_gate(args) -> int:
 COMMANDS = {"list": cmd_list, "train": cmd_train, "score": cmd_score, "fetch": cmd_fetch,
             "train-extractor": cmd_train_extractor,
             "bench": cmd_bench,
-            "leaderboard": cmd_leaderboard, "gate": cmd_gate}
+            "leaderboard": cmd_leaderboard, "site": cmd_site, "gate": cmd_gate}
 
 
 def main(argv: list[str] | None = None) -> int:

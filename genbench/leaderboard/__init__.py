@@ -1,19 +1,36 @@
-"""Leaderboards: derived from run records alone, written atomically as Markdown + CSV + plots."""
+"""Leaderboards: derived from the runs folder alone (run records and the plot artefacts beside
+them, genbench.artefacts), written atomically as Markdown + CSV + plots, and as a static site
+(genbench.leaderboard.site). The same rows (records.aggregate) feed every output."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import pandas as pd
 
-from genbench.io import atomic_write_text
+from genbench import artefacts
+from genbench.errors import GenbenchError
+from genbench.io import atomic_write_bytes, atomic_write_text
+from genbench.leaderboard.plots import plot_name
 from genbench.leaderboard.published import attach_published
 from genbench.leaderboard.records import aggregate
 from genbench.leaderboard.table import to_csv, to_markdown
 from genbench.recipes import load_suite
 from genbench.runs import existing_record, failure, run_dir
 
-PLOT_SAMPLES = 1000  # points in a scatter plot
+
+@dataclass
+class Board:
+    """What a suite's leaderboard shows, read from the runs folder."""
+
+    suite: str
+    description: str
+    recipes: list
+    records: list[dict]
+    frame: pd.DataFrame  # one row per recipe, in the suite's order
+    missing: list[str]  # recipes short of seeds, with the reasons of failed ones
+    artefacts: dict[str, Path]  # recipe id -> its first seed's plot artefact
 
 
 def output_order(recipes) -> list[str]:
@@ -26,20 +43,31 @@ def output_order(recipes) -> list[str]:
     return [o.key for n in names for o in METRICS.get(n).outputs]
 
 
-def plot_name(recipe_id: str) -> str:
-    return recipe_id.replace("/", "--") + ".png"
-
-
-def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "leaderboards",
-                      baselines: str | Path | None = None, plots: bool = True, allow_empty: bool = False) -> dict:
-    """Rebuild <out>/<suite>.md and .csv from the records of the suite's current recipes."""
+def run_artefact(runs: str | Path, recipe) -> Path | None:
+    """The plot artefact of a recipe's first seed, if that run is recorded; a run recorded before
+    runs wrote artefacts gets it drawn here from its checkpoint, once, and stored beside its record."""
     from genbench.checkpoint import load_checkpoint
     from genbench.data import load_dataset
-    from genbench.errors import GenbenchError
-    from genbench.leaderboard.plots import GRID, write_sample_plot
-    from genbench.leaderboard.tradeoff import write_tradeoff_plot
-    from genbench.scoring import draw_samples
 
+    seed = recipe.seeds[0]
+    if existing_record(runs, recipe, seed) is None:
+        return None
+    folder = run_dir(runs, recipe, seed)
+    if (found := artefacts.find(folder)) is not None:
+        return found
+    if not (folder / "model.safetensors").is_file():
+        return None
+    try:
+        model, _ = load_checkpoint(folder / "model.safetensors")
+    except GenbenchError:
+        return None
+    return artefacts.draw(folder, model, load_dataset(recipe.dataset, recipe.dataset_params),
+                          artefacts.title(recipe.id, seed))
+
+
+def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None = None, plots: bool = True,
+            allow_empty: bool = False) -> Board:
+    """A suite's leaderboard from the records of its current recipes (and, with `plots`, their artefacts)."""
     info, recipes = load_suite(suite, baselines)
     records, missing = [], []
     for recipe in recipes:
@@ -56,28 +84,56 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
     order = {r.id: i for i, r in enumerate(recipes)}  # the suite's order, so datasets come as listed
     frame = frame.sort_values("recipe", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     frame = attach_published(frame, recipes)
+    found = {r.id: a for r in recipes if plots and (a := run_artefact(runs, r)) is not None}
+    return Board(suite, info.get("description", ""), recipes, records, frame, missing, found)
+
+
+def plot_images(board: Board) -> dict[str, bytes]:
+    """recipe id -> its PNG plot: the sample plot as the run wrote it, or the curve of its sweep data."""
+    from genbench.leaderboard.tradeoff import sweep_figure
+
+    return {rid: sweep_figure(artefacts.read_sweep(path)) if path.name == artefacts.SWEEP else path.read_bytes()
+            for rid, path in board.artefacts.items()}
+
+
+def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "leaderboards",
+                      baselines: str | Path | None = None, plots: bool = True, allow_empty: bool = False,
+                      html: bool = False) -> dict:
+    """Rebuild <out>/<suite>.md and .csv (and plots under <out>/<suite>/) from the runs folder alone;
+    with `html`, its page of the site under <out>/site/ too."""
+    board = collect(suite, runs, baselines, plots, allow_empty)
     out = Path(out)
-    plot_links: dict[str, str] = {}
-    if plots:
-        for recipe in recipes:
-            ckpt = run_dir(runs, recipe, recipe.seeds[0]) / "model.safetensors"
-            if not ckpt.is_file() or existing_record(runs, recipe, recipe.seeds[0]) is None:
-                continue
-            try:
-                model, _ = load_checkpoint(ckpt)
-            except GenbenchError:
-                continue
-            dataset = load_dataset(recipe.dataset, recipe.dataset_params)
-            rel = f"{suite}/{plot_name(recipe.id)}"
-            if dataset.kind == "text":  # one text sample says little: plot the quality-diversity curve
-                write_tradeoff_plot(out / rel, model, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
-                plot_links[recipe.id] = rel
-                continue
-            n = PLOT_SAMPLES if dataset.kind == "points" else GRID
-            samples = draw_samples(model, n, torch.Generator().manual_seed(0), progress=False)
-            write_sample_plot(out / rel, samples, dataset, f"{recipe.id} (seed {recipe.seeds[0]})")
-            plot_links[recipe.id] = rel
+    images = plot_images(board)
+    plot_links = {}
+    for rid, png in images.items():
+        plot_links[rid] = f"{suite}/{plot_name(rid)}"
+        atomic_write_bytes(out / plot_links[rid], png)
     csv_path, md_path = out / f"{suite}.csv", out / f"{suite}.md"
-    atomic_write_text(csv_path, to_csv(frame))
-    atomic_write_text(md_path, to_markdown(frame, suite, info.get("description", ""), records, plot_links, missing))
-    return {"markdown": md_path, "csv": csv_path, "rows": len(frame), "records": len(records), "missing": missing}
+    atomic_write_text(csv_path, to_csv(board.frame))
+    atomic_write_text(md_path, to_markdown(board.frame, suite, board.description, board.records, plot_links,
+                                           board.missing))
+    result = {"markdown": md_path, "csv": csv_path, "rows": len(board.frame), "records": len(board.records),
+              "missing": board.missing}
+    if html:
+        from genbench.leaderboard.site import write_index, write_page
+
+        result["html"] = write_page(board, images, out / "site")
+        write_index(out / "site", baselines)
+    return result
+
+
+def build_site(runs: str | Path = "runs", out: str | Path = "leaderboards",
+               baselines: str | Path | None = None) -> dict:
+    """<out>/site/: a page per suite that has run records, and an index of them."""
+    from genbench.leaderboard.site import write_index, write_page
+    from genbench.recipes import load_suites
+
+    site, pages = Path(out) / "site", []
+    for suite in load_suites(baselines):
+        _, recipes = load_suite(suite, baselines)
+        if any(existing_record(runs, r, s) is not None for r in recipes for s in r.seeds):
+            board = collect(suite, runs, baselines)
+            pages.append(write_page(board, plot_images(board), site))
+    if not pages:
+        raise GenbenchError(f"no run records for any suite under {runs}; run `genbench bench SUITE` first")
+    return {"index": write_index(site, baselines), "pages": pages}

@@ -33,21 +33,14 @@ def n_modes(records: list[dict], dataset: str) -> int | None:
         return None
 
 
-def mode_report(records: list[dict]) -> list[str]:
-    """Markdown lines of the report (empty when no record measured modes)."""
-    counts = mode_counts(records)
-    if not counts:
-        return []
-    lines = ["## Mode collapse", "",
-             "Modes covered per seed, out of the dataset's known modes (`coverage` metric). A recipe that "
-             "misses modes in any seed is collapsing onto part of the data.", ""]
-    for dataset, by_recipe in counts.items():
+def mode_table(records: list[dict]) -> list[dict]:
+    """Per dataset with a mode metric: {"dataset", "n_modes" (K or None), "rows": [{"recipe", "seeds":
+    [(seed, covered)], "worst", "verdict", "collapsed"}]}, the one source of the Markdown and the site."""
+    out = []
+    for dataset, by_recipe in mode_counts(records).items():
         K = n_modes(records, dataset)
-        of = f" of {K}" if K else ""
-        lines += [f"**{dataset}**{f' ({K} modes)' if K else ''}", "",
-                  "| recipe | modes covered per seed | worst seed | verdict |", "|---|---|---:|---|"]
+        rows = []
         for recipe, seeds in by_recipe.items():
-            per_seed = ", ".join(f"seed {s}: {m}{of}" for s, m in seeds)
             worst = min(m for _, m in seeds)
             if K is None:
                 verdict = "–"
@@ -55,6 +48,27 @@ def mode_report(records: list[dict]) -> list[str]:
                 verdict = "all modes in every seed"
             else:
                 verdict = f"misses up to {K - worst} mode{'s' if K - worst > 1 else ''}"
-            lines.append(f"| `{recipe}` | {per_seed} | {worst}{of} | {verdict} |")
+            rows.append({"recipe": recipe, "seeds": seeds, "worst": worst, "verdict": verdict,
+                         "collapsed": K is not None and worst < K})
+        out.append({"dataset": dataset, "n_modes": K, "rows": rows})
+    return out
+
+
+def mode_report(records: list[dict]) -> list[str]:
+    """Markdown lines of the report (empty when no record measured modes)."""
+    tables = mode_table(records)
+    if not tables:
+        return []
+    lines = ["## Mode collapse", "",
+             "Modes covered per seed, out of the dataset's known modes (`coverage` metric). A recipe that "
+             "misses modes in any seed is collapsing onto part of the data.", ""]
+    for t in tables:
+        K = t["n_modes"]
+        of = f" of {K}" if K else ""
+        lines += [f"**{t['dataset']}**{f' ({K} modes)' if K else ''}", "",
+                  "| recipe | modes covered per seed | worst seed | verdict |", "|---|---|---:|---|"]
+        for row in t["rows"]:
+            per_seed = ", ".join(f"seed {s}: {m}{of}" for s, m in row["seeds"])
+            lines.append(f"| `{row['recipe']}` | {per_seed} | {row['worst']}{of} | {row['verdict']} |")
         lines.append("")
     return lines

@@ -14,6 +14,11 @@ from genbench.io import atomic_write_bytes
 GRID = 64  # images shown in an image plot: drawing more would only cost sampling time
 
 
+def plot_name(recipe_id: str) -> str:
+    """The file name of a recipe's plot beside a table or on the site."""
+    return recipe_id.replace("/", "--") + ".png"
+
+
 def sample_figure(samples: torch.Tensor, dataset: Dataset, title: str) -> bytes:
     import matplotlib
 

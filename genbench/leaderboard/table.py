@@ -81,11 +81,10 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
                   "√(se² + se_published²), se = std / √seeds: |z| above 2 means the measurement and the paper "
                   "disagree by more than chance. *this run* says how the recipe's protocol relates to the paper's.", ""]
     lines += mode_report(records)
-    unscored = [f"`{r['recipe']}` seed {r['seed']}: {', '.join(r['score']['unscored'])}: {why}"
-                for r in records if (why := "; ".join(sorted(set(r["score"].get("unscored", {}).values()))))]
+    unscored = unscored_runs(records)
     if unscored:
         lines += ["", "**Not scored** (a '–' above where a metric could not be computed; the others stand):", ""]
-        lines += [f"- {u}" for u in unscored]
+        lines += [f"- `{recipe}` seed {seed}: {', '.join(metrics)}: {why}" for recipe, seed, metrics, why in unscored]
     lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:
         spec = output_spec(m)
@@ -96,12 +95,24 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
                      f"seeds {row['seeds']}, {row.get('samples', 0)} samples scored per seed, device {row['device']}")
     if missing:
         lines += ["", "**Not yet run**: " + ", ".join(f"`{m}`" for m in missing)]
-    versions = {}
+    versions, hardware = provenance(records)
+    lines += ["", f"**Versions**: {versions}", "", f"**Hardware**: {hardware}", ""]
+    return "\n".join(lines)
+
+
+def unscored_runs(records: list[dict]) -> list[tuple[str, int, list[str], str]]:
+    """(recipe, seed, metrics not scored, why) of each run that left metrics unscored."""
+    return [(r["recipe"], r["seed"], list(r["score"]["unscored"]), why) for r in records
+            if (why := "; ".join(sorted(set(r["score"].get("unscored", {}).values()))))]
+
+
+def provenance(records: list[dict]) -> tuple[str, str]:
+    """The package versions and the hardware the records were made with, each as one line."""
+    versions: dict[str, set] = {}
     hardware = set()
     for r in records:
         for k, v in r.get("versions", {}).items():
             versions.setdefault(k, set()).add(v)
         hardware.add(hardware_label(r.get("hardware", {})))
-    lines += ["", "**Versions**: " + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(versions.items())),
-              "", "**Hardware**: " + "; ".join(sorted(hardware)), ""]
-    return "\n".join(lines)
+    return (", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(versions.items())),
+            "; ".join(sorted(hardware)))

@@ -9,13 +9,11 @@ rank them either way. Real text from the training split is drawn as a reference 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import torch
 
 from genbench.data import Dataset
 from genbench.data.text import segments
-from genbench.io import atomic_write_bytes
 from genbench.metrics.bleu import self_bleus, sentence_bleus
 from genbench.scoring import draw_samples
 
@@ -30,14 +28,14 @@ def quality_diversity(texts: list[str], references: list[str], order: int = ORDE
 
 
 def sweep(model, dataset: Dataset, temperatures=TEMPERATURES, n: int = SAMPLES, order: int = ORDER,
-          seed: int = 0) -> list[dict]:
+          seed: int = 0, device: torch.device | str = "cpu") -> list[dict]:
     """BLEU-n and Self-BLEU-n of n samples at each temperature (the model's own is restored after)."""
     refs = segments(dataset.test, dataset.vocab)
     rows, saved = [], model.temperature
     try:
         for t in temperatures:
             model.temperature = t
-            x = draw_samples(model, n, torch.Generator().manual_seed(seed), progress=False)
+            x = draw_samples(model, n, torch.Generator(device=device).manual_seed(seed), progress=False)
             bleu, self_bleu = quality_diversity(segments(x, dataset.vocab), refs, order)
             rows.append({"temperature": t, "bleu": bleu, "self_bleu": self_bleu})
     finally:
@@ -68,8 +66,12 @@ def tradeoff_figure(rows: list[dict], real: tuple[float, float], title: str, ord
     return buf.getvalue()
 
 
-def write_tradeoff_plot(path: Path, model, dataset: Dataset, title: str) -> Path:
-    rows = sweep(model, dataset)
-    train = dataset.train[torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(0))[:SAMPLES]]
-    real = quality_diversity(segments(train, dataset.vocab), segments(dataset.test, dataset.vocab))
-    return atomic_write_bytes(path, tradeoff_figure(rows, real, f"{title}: temperature sweep"))
+def real_point(dataset: Dataset, n: int = SAMPLES, order: int = ORDER) -> tuple[float, float]:
+    """(BLEU-n, Self-BLEU-n) of n segments of the training text: where real text sits on the curve."""
+    train = dataset.train[torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(0))[:n]]
+    return quality_diversity(segments(train, dataset.vocab), segments(dataset.test, dataset.vocab), order)
+
+
+def sweep_figure(sweep: dict) -> bytes:
+    """The curve of a run's sweep data (genbench.artefacts.read_sweep)."""
+    return tradeoff_figure(sweep["sweep"], sweep["real"], f"{sweep['title']}: temperature sweep")

@@ -1,0 +1,174 @@
+"""The static site: built from the runs folder, the same rows as the CSV, user text escaped, and
+checked in headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium): every
+CSV row with its numbers, sorting in each metric's direction, every image loaded, no console errors."""
+
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+from genbench.api import bench, site
+from genbench.leaderboard.records import metric_columns
+from genbench.leaderboard.table import cell
+from genbench.metrics import output_spec
+from tests.conftest import REPO, assert_one_line_error
+
+HOSTILE_NAME = "ring8/<script>alert(1)</script>"  # a recipe id is a path under baselines/: user text
+HOSTILE_TEXT = "<script>alert(2)</script><img src=x onerror=alert(3)> & \"quoted\""
+RECIPES = [HOSTILE_NAME, "grid25/gmm", "grid25/gmm-k1", "digits/gmm"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A suite of four cheap recipes (two seeds each), one named and described with markup, run
+    and published as a site."""
+    root = tmp_path_factory.mktemp("site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("GENBENCH_CACHE", str(root / "cache"))
+        mp.setenv("GENBENCH_OFFLINE", "1")
+        baselines = root / "baselines"
+        shutil.copytree(REPO / "baselines", baselines)
+        for rid in RECIPES:
+            source = "ring8/gmm" if rid == HOSTILE_NAME else rid
+            text = (REPO / f"baselines/{source}.toml").read_text().replace("seeds = [0, 1, 2]", "seeds = [0, 1]")
+            if rid == HOSTILE_NAME:
+                text = text.replace('description = "', f"description = {HOSTILE_TEXT!r}\n# ", 1)
+            (baselines / f"{rid}.toml").parent.mkdir(parents=True, exist_ok=True)
+            (baselines / f"{rid}.toml").write_text(text)
+        (baselines / "suites.toml").write_text(f"[web]\ndescription = {HOSTILE_TEXT!r}\nrecipes = {RECIPES!r}\n")
+        bench("web", runs=root / "runs", leaderboards=root / "lb", baselines=baselines, quiet=True)
+        out = site(runs=root / "runs", leaderboards=root / "lb", baselines=baselines)
+    return {"root": root, "site": root / "lb/site", "csv": root / "lb/web.csv", "out": out}
+
+
+@pytest.mark.slow
+def test_the_site_has_an_index_and_a_page_of_escaped_user_text(built):
+    index = (built["site"] / "index.html").read_text()
+    page = (built["site"] / "web.html").read_text()
+    assert 'href="web.html"' in index and [p.name for p in built["out"]["pages"]] == ["web.html"]
+    assert "<script>alert" not in page + index and "onerror=alert" not in page.replace("&lt;img src=x onerror=alert", "")
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;&lt;img src=x onerror=alert(3)&gt; &amp; &#34;quoted&#34;" in page
+    assert 'data-recipe="ring8/&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+    assert page.count("<script") == 1  # site.js, nothing else
+    assert (built["site"] / "web/ring8--<script>alert(1)<--script>.png").is_file()
+    assert 'src="web/ring8--%3Cscript%3Ealert%281%29%3C--script%3E.png"' in page
+
+
+def test_user_text_renders_as_text_without_a_run(tmp_path):
+    """The fast check of escaping, from hand-made records (no training)."""
+    from types import SimpleNamespace
+
+    from genbench.leaderboard import Board
+    from genbench.leaderboard.records import aggregate
+    from genbench.leaderboard.site import write_page
+
+    records = [{"recipe": HOSTILE_NAME, "recipe_hash": "h", "seed": s, "dataset": "ring8", "model": "gmm",
+                "metrics": {"nll": 1.0 + s}, "score": {"samples": 10}, "train": {"wall_time_s": 1.0}} for s in (0, 1)]
+    recipe = SimpleNamespace(id=HOSTILE_NAME, description=HOSTILE_TEXT)
+    board = Board("web", HOSTILE_TEXT, [recipe], records, aggregate(records), [], {})
+    page = write_page(board, {HOSTILE_NAME: b"not shown"}, tmp_path).read_text()
+    assert page.count("<script") == 1 and "<img src=x" not in page
+    assert page.count("&lt;script&gt;alert(2)&lt;/script&gt;&lt;img src=x onerror=alert(3)&gt; &amp; &#34;quoted&#34;") == 2
+    assert 'data-recipe="ring8/&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+    assert 'data-value="1.5" title="seed 0: 1, seed 1: 2">1.5000 ± 0.7071<' in page
+
+
+def test_site_refuses_a_runs_folder_without_records(cli, tmp_path):
+    code, _, err = cli("site", "--runs", tmp_path / "none", "--leaderboards", tmp_path / "lb")
+    assert_one_line_error(code, err, "no run records for any suite")
+    assert not (tmp_path / "lb").exists()
+
+
+def chromium():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not browser or not driver:
+        pytest.skip("the browser test needs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1400"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+
+
+ROWS_JS = """
+return Array.from(arguments[0].tBodies).map((b) => ({
+  recipe: b.dataset.recipe,
+  cells: Object.fromEntries(Array.from(b.querySelectorAll('tr.main td[data-key]'))
+                            .map((td) => [td.dataset.key, [td.dataset.value, td.textContent]]))}));
+"""
+
+
+@pytest.mark.slow  # eight runs first: about a minute and a half on 2 shared CPU cores
+def test_the_page_in_headless_chromium(built, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    driver = chromium()
+    try:
+        driver.get((built["site"] / "index.html").as_uri())
+        driver.find_element(By.LINK_TEXT, "web").click()
+        assert driver.title == "Leaderboard: web"
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 (the hostile markup ran no script)
+        assert driver.execute_script("return document.scripts.length") == 1
+        assert HOSTILE_TEXT in driver.find_element(By.CSS_SELECTOR, "p.description").text
+        assert driver.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0
+
+        # Every CSV row, with the same numbers, in its dataset's table.
+        csv = pd.read_csv(built["csv"])
+        tables = driver.find_elements(By.CSS_SELECTOR, "table.board")
+        shown = {r["recipe"]: r["cells"] for t in tables for r in driver.execute_script(ROWS_JS, t)}
+        assert sorted(shown) == sorted(csv["recipe"]) == sorted(RECIPES)
+        for row in csv.to_dict("records"):
+            for m in metric_columns(csv):
+                if m not in shown[row["recipe"]]:
+                    assert math.isnan(row[m]) or row["dataset"] == "", (row["recipe"], m)
+                    continue
+                value, text = shown[row["recipe"]][m]
+                assert (value == "" and math.isnan(row[m])) or float(value) == row[m], (row["recipe"], m, value)
+                assert text == cell(row[m], row.get(f"{m}_std")), (row["recipe"], m, text)
+
+        # Sorting: best first in the metric's direction, then reversed.
+        grid = next(t for t in tables if t.get_attribute("data-dataset") == "grid25")
+        for th in grid.find_elements(By.CSS_SELECTOR, "th.metric"):
+            key, orders = th.get_attribute("data-key"), []
+            for click in range(2):
+                th.find_element(By.TAG_NAME, "button").click()
+                rows = driver.execute_script(ROWS_JS, grid)
+                values = [float(r["cells"][key][0]) for r in rows if r["cells"][key][0] != ""]
+                best_first = output_spec(key).direction == "higher"
+                descending = best_first if click == 0 else not best_first
+                assert values == sorted(values, reverse=descending), (key, click, values)
+                orders.append([r["recipe"] for r in rows])
+            if len(set(values)) == len(values) == 2:
+                assert orders[0] == orders[1][::-1], (key, orders)  # the rows moved
+
+        # Every image loaded; a thumbnail enlarges; a recipe's seeds open.
+        thumbs = driver.find_elements(By.CSS_SELECTOR, "img.thumb")
+        assert len(thumbs) == len(RECIPES)
+        for img in driver.find_elements(By.CSS_SELECTOR, "img[src]"):
+            assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0, \
+                img.get_attribute("src")
+        thumbs[-1].click()
+        big = driver.find_element(By.CSS_SELECTOR, "dialog#enlarged img")
+        assert big.is_displayed() and driver.execute_script("return arguments[0].naturalWidth", big) > 0
+        shot = tmp_path / "site.png"
+        driver.save_screenshot(str(shot))
+        big.click()
+        toggle = driver.find_element(By.CSS_SELECTOR, "tbody.recipe button.toggle")
+        toggle.click()
+        seeds = toggle.find_element(By.XPATH, "ancestor::tbody").find_element(By.CSS_SELECTOR, "tr.seeds")
+        assert seeds.is_displayed() and len(seeds.find_elements(By.CSS_SELECTOR, "table.per-seed tbody tr")) == 2
+        assert driver.find_elements(By.CSS_SELECTOR, "section.modes tr.collapsed")  # grid25/gmm-k1 misses modes
+
+        shot_table = tmp_path / "site-table.png"
+        driver.save_screenshot(str(shot_table))
+        print(f"screenshots: {shot} {shot_table}")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        driver.quit()
