@@ -1,7 +1,7 @@
 """genbench: baselines, metrics, leaderboards and regression gates for generative models.
 
 The API mirrors the CLI one to one: `genbench.train`, `score`, `fetch`, `bench`, `leaderboard`,
-`gate`.
+`site`, `gate`.
 """
 
 __version__ = "0.1.0"
