@@ -50,6 +50,21 @@ def test_kid_subset_larger_than_samples_is_refused():
         kid(a, b, subset_size=100)
 
 
+@pytest.mark.parametrize("whole_kernels", [True, False])
+def test_kid_equals_torch_fidelity_in_float64(monkeypatch, whole_kernels):
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    import genbench.metrics.fidelity as fidelity
+
+    if not whole_kernels:  # every subset's kernels computed on their own, as on large sets
+        monkeypatch.setattr(fidelity, "KID_KERNEL_ENTRIES", 0)
+    a, b = gaussian_features(400, 12, 0.0, 1.0, 0), gaussian_features(700, 12, 0.2, 1.3, 1)
+    theirs = kid_features_to_metric(a, b, kid_subsets=100, kid_subset_size=120, kid_kernel="poly",
+                                    kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
+                                    rng_seed=2020, verbose=False)["kernel_inception_distance_mean"]
+    assert kid(a, b, subset_size=120) == pytest.approx(theirs, rel=1e-10)
+
+
 @pytest.mark.parametrize("k", [2, 5, 10])
 def test_is_of_confident_uniform_predictions_is_k(k):
     logits = torch.full((100 * k, k), -50.0)
