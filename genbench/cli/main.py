@@ -17,7 +17,8 @@ EPILOG = """examples:
   genbench train grid25/gmm --seed 1        one run: runs/grid25/gmm/seed1/{model.safetensors,record.json}
   genbench score --checkpoint runs/grid25/gmm/seed1/model.safetensors
   genbench score --samples my.npy --dataset ring8 --json scores.json
-  genbench score --text hyps.txt --refs refs.txt   corpus BLEU and chrF (sacrebleu, with signatures)
+  genbench score --text hyps.txt --refs refs.txt   corpus BLEU, chrF and TER (sacrebleu, with signatures)
+  genbench score --text hyps.txt --refs r1.txt r2.txt --sacrebleu tokenize=intl --compare baseline.txt
   genbench gate --baseline leaderboards/quick.csv --results runs/
 """
 
@@ -61,8 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
                                        "or a folder of PNGs")
     src.add_argument("--features", help="(N, d) .npy/.npz features extracted elsewhere (e.g. CLIP): FID, KID, "
                                         "precision/recall, density/coverage against --reference-features")
-    src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU and chrF against --refs")
-    sp.add_argument("--refs", help="references for --text, UTF-8, one segment per line (same line count)")
+    src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU, chrF and TER "
+                                    "(sacrebleu) against --refs, and each line's scores in --json")
+    sp.add_argument("--refs", nargs="+", action="extend", metavar="FILE",
+                    help="reference files for --text, UTF-8, one segment per line (same line count); several "
+                         "files (or a repeated --refs) are several references per segment")
+    sp.add_argument("--sacrebleu", action="append", metavar="KEY[=VALUE]",
+                    help="a sacrebleu command-line option for --text (repeatable), named as there: tokenize=intl, "
+                         "lowercase, smooth-method=floor, smooth-value=0.1, chrf-word-order=2 (chrF++), "
+                         "chrf-char-order, chrf-beta, chrf-whitespace, chrf-lowercase, chrf-eps-smoothing, "
+                         "ter-case-sensitive, ter-asian-support, ter-no-punct, ter-normalized, paired-bs-n=N; "
+                         "each is recorded in the signatures")
+    sp.add_argument("--compare", metavar="BASELINE",
+                    help="another system's outputs for --text: paired bootstrap resampling (sacrebleu's --paired-bs) "
+                         "of --text against it, p-value per metric")
     sp.add_argument("--dataset", help="dataset to score against (required with --samples)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
@@ -200,7 +213,8 @@ def cmd_score(args) -> int:
                 extractor=args.extractor, inception_weights=args.inception_weights,
                 kid_subset_size=args.kid_subset_size, features=args.features,
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
-                baselines=args.baselines, quiet=args.quiet)
+                baselines=args.baselines, quiet=args.quiet,
+                sacrebleu=args.sacrebleu, compare=args.compare)
     if out.get("dataset"):
         print(f"{out['dataset']}: {out['samples']} samples")
     elif out.get("text"):
@@ -210,11 +224,22 @@ def cmd_score(args) -> int:
     print_scores(out["metrics"])
     for metric, info in out["info"].items():
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    if "paired_bootstrap" in out:
+        print_paired_bootstrap(out["paired_bootstrap"], out["compare"])
     if args.json:
         print(f"wrote {args.json}")
     for metric, why in out.get("unscored", {}).items():
         print(f"genbench: {metric} not scored: {why}", file=sys.stderr)
     return 1 if out.get("unscored") else 0
+
+
+def print_paired_bootstrap(test: dict, baseline: str) -> None:
+    print(f"paired bootstrap against {baseline} (mean ± 95% half-width over resamples):")
+    for key, r in test.items():
+        if key != "signatures":
+            print(f"  {key}  {r['system']:.4g} ({r['system_mean']:.4g} ± {r['system_ci']:.3g}) vs "
+                  f"{r['baseline']:.4g} ({r['baseline_mean']:.4g} ± {r['baseline_ci']:.3g}), p = {r['p_value']:.4g}")
+    print("  " + ", ".join(f"{k} {v}" for k, v in test["signatures"].items()))
 
 
 def cmd_train_extractor(args) -> int:
