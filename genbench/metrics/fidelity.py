@@ -1,6 +1,10 @@
 """Inception Score, FID, KID and precision/recall, computed by torch-fidelity's own metric code
 on features from a registered extractor (the dataset's domain classifier by default,
-Inception-v3 where its weights exist).
+Inception-v3 where its weights exist). Two steps are torch-fidelity's arithmetic done by torch in
+float64 instead of numpy: FID's statistics and KID's kernels (KID's subsets, drawn as torch-fidelity
+draws them, read their kernels from whole matrices where those are cheaper). torch and numpy each
+keep a pool of threads the size of the machine; numpy's ran 30x slower beside torch's on a loaded
+2-core machine, so the numpy step left (FID's matrix square root) runs on one BLAS thread.
 
 Generated samples are compared with the dataset's *train* split, whose features are cached
 (genbench.features.cache); held-out test images scored this way give the "real vs real" floor.
@@ -117,7 +121,7 @@ def fid(gen: torch.Tensor, ref: torch.Tensor) -> float:
             raise GenbenchError(f"fid: {len(f)} {name} for {d}-dimensional features; FID needs more samples than "
                                 "feature dimensions (the covariance is singular otherwise)")
     stats = [fid_statistics(f) for f in (gen, ref)]
-    with threadpool_limits(1, "blas"):  # numpy's BLAS threads would fight torch's idle ones for the cores
+    with threadpool_limits(1, "blas"):  # its threads would compete with torch's for the cores
         return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
 
 
@@ -128,8 +132,7 @@ def fid_statistics(f: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 def poly_kernel(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """torch-fidelity's KID kernel (x.y / d + 1)^3, multiplied out by torch: numpy's BLAS threads
-    would compete for the cores with torch's, which stay awake between the extractor's batches."""
+    """torch-fidelity's KID kernel (x.y / d + 1)^3, multiplied out by torch."""
     return ((x @ y.T) * (1.0 / x.shape[1]) + 1).pow(3).numpy()
 
 
