@@ -1,8 +1,8 @@
 """Inception Score, FID, KID and precision/recall, computed by torch-fidelity's own metric code
 on features from a registered extractor (the dataset's domain classifier by default,
 Inception-v3 where its weights exist). Two steps are torch-fidelity's arithmetic done by torch in
-float64 instead of numpy: FID's statistics and KID's kernels (KID's subsets, drawn as torch-fidelity
-draws them, read their kernels from whole matrices where those are cheaper). torch and numpy each
+float64 instead of numpy: FID's statistics, and KID (its subsets drawn as torch-fidelity draws them,
+their kernel sums read from whole kernel matrices where those are cheaper). torch and numpy each
 keep a pool of threads the size of the machine; numpy's ran 30x slower beside torch's on a loaded
 2-core machine, so the numpy step left (FID's matrix square root) runs on one BLAS thread.
 
@@ -21,7 +21,6 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import mmd2
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from genbench.data import Dataset
@@ -131,18 +130,24 @@ def fid_statistics(f: torch.Tensor) -> dict[str, np.ndarray]:
     return {"mu": f.mean(0).numpy(), "sigma": torch.cov(f.T).numpy()}
 
 
-def poly_kernel(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """torch-fidelity's KID kernel (x.y / d + 1)^3, multiplied out by torch."""
-    return ((x @ y.T) * (1.0 / x.shape[1]) + 1).pow(3).numpy()
+def poly_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """torch-fidelity's KID kernel (x.y / d + 1)^3."""
+    return ((x @ y.T) * (1.0 / x.shape[1]) + 1).pow(3)
+
+
+def block_sums(k: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Each subset's sum of k[rows_s][:, cols_s], from 0/1 indicator rows (subsets, n): a product, not a gather."""
+    return ((rows @ k) * cols).sum(1)
 
 
 def kid(gen: torch.Tensor, ref: torch.Tensor, subset_size: int | None = None, subsets: int = 100) -> float:
-    """torch-fidelity's KID: the mean unbiased MMD^2 over `subsets` random subsets of each side,
-    drawn as it draws them (RandomState(RNG_SEED), samples then reference), in float64.
+    """torch-fidelity's KID in float64: the mean over `subsets` random subsets of each side, drawn as
+    it draws them (RandomState(RNG_SEED), samples then reference), of the unbiased MMD^2 estimate
+    (Kt_xx + Kt_yy) / (m (m-1)) - 2 K_xy / m^2 (Kt: the kernel sum without its diagonal).
 
-    Where the sets are small enough for their kernel matrices to be cheaper than the subsets' ones
-    (digits: 3 products of at most 1438 rows, instead of 300 of 300), each is computed once and
-    every subset reads its block from them: the same entries, so the same numbers up to rounding.
+    Only those three sums are needed, not the subsets' kernel matrices. Where the sets are small
+    (digits), each whole kernel matrix is computed once and every subset's sums come from it (a
+    product with the subsets' indicators): 3 kernel products instead of 300.
     """
     check_features(gen, ref, "kid", MIN_ROWS)
     n1, n2 = len(gen), len(ref)
@@ -154,18 +159,28 @@ def kid(gen: torch.Tensor, ref: torch.Tensor, subset_size: int | None = None, su
                             f"{len(ref)} reference); use --kid-subset-size {n} or fewer")
     if subset_size < MIN_ROWS:
         raise GenbenchError(f"kid: subsets of {subset_size} samples; it needs at least {MIN_ROWS}")
+    m, d = subset_size, gen.shape[1]
     rng = np.random.RandomState(RNG_SEED)
-    draws = [(rng.choice(n1, subset_size, replace=False), rng.choice(n2, subset_size, replace=False))
-             for _ in range(subsets)]
+    draws = [(rng.choice(n1, m, replace=False), rng.choice(n2, m, replace=False)) for _ in range(subsets)]
     x, y = gen.double(), ref.double()
-    whole = n1 * n1 + n2 * n2 + n1 * n2
-    if whole <= min(KID_KERNEL_ENTRIES, 3 * subsets * subset_size**2):
-        kxx, kxy, kyy = poly_kernel(x, x), poly_kernel(x, y), poly_kernel(y, y)
-        blocks = ((kxx[np.ix_(i, i)], kxy[np.ix_(i, j)], kyy[np.ix_(j, j)]) for i, j in draws)
+    whole = n1 * n1 + n2 * n2 + n1 * n2  # entries of the whole kernel matrices, and multiply-adds per subset
+    if whole <= KID_KERNEL_ENTRIES and whole * (d + subsets) <= 3 * subsets * m * m * d:
+        a, b = torch.zeros(subsets, n1, dtype=torch.float64), torch.zeros(subsets, n2, dtype=torch.float64)
+        for s, (i, j) in enumerate(draws):
+            a[s, i], b[s, j] = 1, 1
+        kxx, kyy = poly_kernel(x, x), poly_kernel(y, y)
+        xx = block_sums(kxx, a, a) - a @ kxx.diagonal()
+        yy = block_sums(kyy, b, b) - b @ kyy.diagonal()
+        xy = block_sums(poly_kernel(x, y), a, b)
     else:
-        parts = ((x[torch.from_numpy(i)], y[torch.from_numpy(j)]) for i, j in draws)
-        blocks = ((poly_kernel(a, a), poly_kernel(a, b), poly_kernel(b, b)) for a, b in parts)
-    return float(np.mean([mmd2(*block) for block in blocks]))
+        sums = []
+        for i, j in draws:
+            u, v = x[torch.from_numpy(i)], y[torch.from_numpy(j)]
+            kuu, kvv = poly_kernel(u, u), poly_kernel(v, v)
+            sums.append((kuu.sum() - kuu.trace(), kvv.sum() - kvv.trace(), poly_kernel(u, v).sum()))
+        xx, yy, xy = torch.tensor(sums, dtype=torch.float64).T
+    mmd = (xx + yy) / (m * (m - 1)) - 2 * xy / (m * m)
+    return mmd.mean().item()
 
 
 def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
