@@ -152,18 +152,23 @@ def score_features(features: str, reference_features: str, metrics: list[str] | 
             "reference_features_file": str(reference_features)}
 
 
-def score_text(text: str, refs: str | None, json: str | None = None) -> dict:
-    """Corpus BLEU and chrF (sacrebleu) of system outputs against references, one segment per line."""
+def score_text(text: str, refs: str | list[str] | None, json: str | None = None,
+               sacrebleu: list[str] | dict | None = None, compare: str | None = None) -> dict:
+    """Corpus BLEU, chrF and TER (sacrebleu, with `sacrebleu` options as on its command line) of system
+    outputs against one or more reference files, one segment per line, with sentence scores; `compare`:
+    a baseline system's outputs, tested against by paired bootstrap resampling."""
     from genbench import env
     from genbench.metrics.translation import CorpusTranslation
 
-    if refs is None:
-        raise GenbenchError("--text needs --refs FILE (the references, one segment per line)")
+    refs = [refs] if isinstance(refs, str | Path) else list(refs or [])
     start = time.perf_counter()
-    values, signatures, n = CorpusTranslation.score_files(text, refs)
-    out = {"metrics": values, "metric_names": [CorpusTranslation.name], "info": {CorpusTranslation.name: signatures},
-           "samples": n, "dataset": None, "text": str(text), "refs": str(refs), "versions": env.versions(),
-           "wall_time_s": time.perf_counter() - start}
+    result = CorpusTranslation.score_files(text, refs, sacrebleu, compare)
+    out = {"metrics": result["metrics"], "metric_names": [CorpusTranslation.name],
+           "info": {CorpusTranslation.name: result["signatures"]}, "samples": result["segments"], "dataset": None,
+           "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"]}
+    if compare is not None:
+        out.update({"compare": str(compare), "paired_bootstrap": result["paired_bootstrap"]})
+    out.update({"versions": env.versions(), "wall_time_s": time.perf_counter() - start})
     if json is not None:
         atomic_write_json(json, out)
     return out
@@ -212,14 +217,16 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
           seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
-          text: str | None = None, refs: str | None = None, baselines: str | None = None, quiet: bool = False,
-          generator=None, generator_kwargs: str | dict | None = None, hf_model: str | None = None,
-          hf_stride: int | None = None) -> dict:
+          text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
+          quiet: bool = False, generator=None, generator_kwargs: str | dict | None = None,
+          hf_model: str | None = None, hf_stride: int | None = None, sacrebleu: list[str] | dict | None = None,
+          compare: str | None = None) -> dict:
     """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own generator
     ('pkg.module:factory' or the factory itself, called with `generator_kwargs`; see
     genbench/generators.py), feature arrays, a Hugging Face causal LM folder (bits per character and
-    byte of the dataset's held-out text), or a file of system outputs (--text) against a file of
-    references (--refs).
+    byte of the dataset's held-out text), or a file of system outputs (--text) against reference
+    files (--refs), with sacrebleu's options (`sacrebleu`: ["tokenize=intl", ...] or
+    {"tokenize": "intl"}) and a baseline system to test against (`compare`).
 
     Likelihoods use the dataset's test split; image metrics compare with its train split through
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
@@ -240,13 +247,15 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         raise GenbenchError("--features and --reference-features go together")
     if json is not None:
         output_file(json, "--json")
-    if text is not None or refs is not None:
+    if text is not None or refs is not None or sacrebleu is not None or compare is not None:
         if text is None:
-            raise GenbenchError("--refs goes with --text HYPS (system outputs, one segment per line)")
+            given = "--refs" if refs is not None else "--sacrebleu" if sacrebleu is not None else "--compare"
+            raise GenbenchError(f"{given} goes with --text HYPS (system outputs, one segment per line)")
         if dataset is not None or metrics is not None:
-            raise GenbenchError("--text is scored against --refs with corpus BLEU and chrF; drop --dataset/--metrics")
+            raise GenbenchError("--text is scored against --refs with corpus BLEU, chrF and TER; "
+                                "drop --dataset/--metrics")
         check_inception_weights(inception_weights, None)
-        return score_text(text, refs, json)
+        return score_text(text, refs, json, sacrebleu, compare)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
     if n_samples is not None and n_samples < 1:

@@ -10,7 +10,7 @@ from genbench.data import load_dataset
 from genbench.errors import GenbenchError
 from genbench.features import load_extractor
 from genbench.metrics.density_coverage import density_coverage
-from genbench.metrics.fidelity import fid, inception_score, kid, precision_recall
+from genbench.metrics.fidelity import block_sums, fid, inception_score, kid, precision_recall
 from genbench.scoring import evaluate
 from tests.conftest import TensorImages
 
@@ -48,6 +48,24 @@ def test_kid_subset_larger_than_samples_is_refused():
     assert abs(kid(a, b)) < 0.1 * shifted  # same distribution: the unbiased MMD^2 is near 0
     with pytest.raises(GenbenchError, match="subset size 100 is larger than the sample count"):
         kid(a, b, subset_size=100)
+
+
+@pytest.mark.parametrize("whole_kernels", [True, False])
+def test_kid_equals_torch_fidelity_in_float64(monkeypatch, whole_kernels):
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    import genbench.metrics.fidelity as fidelity
+
+    if not whole_kernels:  # every subset's kernels computed on their own, as on large sets
+        monkeypatch.setattr(fidelity, "KID_KERNEL_ENTRIES", 0)
+    used = []
+    monkeypatch.setattr(fidelity, "block_sums", lambda *args: used.append(1) or block_sums(*args))
+    a, b = gaussian_features(300, 64, 0.0, 1.0, 0), gaussian_features(500, 64, 0.2, 1.3, 1)
+    theirs = kid_features_to_metric(a, b, kid_subsets=100, kid_subset_size=200, kid_kernel="poly",
+                                    kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
+                                    rng_seed=2020, verbose=False)["kernel_inception_distance_mean"]
+    assert kid(a, b, subset_size=200) == pytest.approx(theirs, rel=1e-10)
+    assert bool(used) == whole_kernels
 
 
 @pytest.mark.parametrize("k", [2, 5, 10])

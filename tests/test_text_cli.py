@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU, CHRF, TER
 
 from genbench.data import load_dataset
 from genbench.data.fetch import fetch
@@ -45,15 +45,16 @@ def test_score_text_equals_sacrebleu(cli, tmp_path):
     assert doc["samples"] == 3
     assert doc["metrics"]["corpus_bleu"] == pytest.approx(BLEU().corpus_score(HYPS, [REFS]).score)
     assert doc["metrics"]["chrf"] == pytest.approx(CHRF().corpus_score(HYPS, [REFS]).score)
+    assert doc["metrics"]["ter"] == pytest.approx(TER().corpus_score(HYPS, [REFS]).score)
     assert doc["info"]["sacrebleu"]["corpus_bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert doc["info"]["sacrebleu"]["chrf"].startswith("nrefs:1|")
 
 
 def sacrebleu_cli(hyps, refs):
-    """BLEU and chrF as sacrebleu's own command line computes them on the same files."""
-    done = subprocess.run([sys.executable, "-m", "sacrebleu", str(refs), "-i", str(hyps), "-m", "bleu", "chrf",
+    """BLEU, chrF and TER as sacrebleu's own command line computes them on the same files."""
+    done = subprocess.run([sys.executable, "-m", "sacrebleu", str(refs), "-i", str(hyps), "-m", "bleu", "chrf", "ter",
                            "-b", "-w", "8"], capture_output=True, text=True, check=True)
-    return dict(zip(("corpus_bleu", "chrf"), json.loads(done.stdout), strict=True))
+    return dict(zip(("corpus_bleu", "chrf", "ter"), json.loads(done.stdout), strict=True))
 
 
 def score_json(cli, tmp_path, hyps, refs):
@@ -91,8 +92,8 @@ def test_empty_hypotheses_are_segments(cli, tmp_path):
     r.write_text("\n".join(REFS) + "\n", encoding="utf-8")
     h.write_text("\n" * len(REFS), encoding="utf-8")  # every hypothesis empty: scored, 0.0 (sacrebleu agrees)
     doc = score_json(cli, tmp_path, h, r)
-    assert doc["samples"] == 3 and doc["metrics"] == {"corpus_bleu": 0.0, "chrf": 0.0}
-    assert sacrebleu_cli(h, r) == {"corpus_bleu": 0.0, "chrf": 0.0}
+    assert doc["samples"] == 3 and doc["metrics"] == {"corpus_bleu": 0.0, "chrf": 0.0, "ter": 100.0}
+    assert sacrebleu_cli(h, r) == {"corpus_bleu": 0.0, "chrf": 0.0, "ter": 100.0}
     h.write_text(f"{HYPS[0]}\n\n{HYPS[2]}\n", encoding="utf-8")  # one empty line among others
     doc = score_json(cli, tmp_path, h, r)
     assert doc["samples"] == 3

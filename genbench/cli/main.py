@@ -19,7 +19,8 @@ EPILOG = """examples:
   genbench score --samples my.npy --dataset ring8 --json scores.json
   genbench score --generator mypkg.models:build --dataset digits --generator-kwargs '{"width": 64}'
   genbench score --hf-model ./my-gpt2 --dataset shakespeare-char   bits per character and per byte
-  genbench score --text hyps.txt --refs refs.txt   corpus BLEU and chrF (sacrebleu, with signatures)
+  genbench score --text hyps.txt --refs refs.txt   corpus BLEU, chrF and TER (sacrebleu, with signatures)
+  genbench score --text hyps.txt --refs r1.txt r2.txt --sacrebleu tokenize=intl --compare baseline.txt
   genbench fetch inception                  download + verify Inception-v3 weights (for an offline machine)
   genbench gate --baseline leaderboards/quick.csv --results runs/
   genbench site                             the leaderboards as a web page: leaderboards/site/index.html
@@ -74,8 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "and per byte of --dataset's held-out text (needs genbench[hf])")
     src.add_argument("--features", help="(N, d) .npy/.npz features extracted elsewhere (e.g. CLIP): FID, KID, "
                                         "precision/recall, density/coverage against --reference-features")
-    src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU and chrF against --refs")
-    sp.add_argument("--refs", help="references for --text, UTF-8, one segment per line (same line count)")
+    src.add_argument("--text", help="system outputs, UTF-8, one segment per line: corpus BLEU, chrF and TER "
+                                    "(sacrebleu) against --refs, and each line's scores in --json")
+    sp.add_argument("--refs", nargs="+", action="extend", metavar="FILE",
+                    help="reference files for --text, UTF-8, one segment per line (same line count); several "
+                         "files (or a repeated --refs) are several references per segment")
+    sp.add_argument("--sacrebleu", action="append", metavar="KEY[=VALUE]",
+                    help="a sacrebleu command-line option for --text (repeatable), named as there: tokenize=intl, "
+                         "lowercase, smooth-method=floor, smooth-value=0.1, chrf-word-order=2 (chrF++), "
+                         "chrf-char-order, chrf-beta, chrf-whitespace, chrf-lowercase, chrf-eps-smoothing, "
+                         "ter-case-sensitive, ter-asian-support, ter-no-punct, ter-normalized, paired-bs-n=N; "
+                         "each is recorded in the signatures")
+    sp.add_argument("--compare", metavar="BASELINE",
+                    help="another system's outputs for --text: paired bootstrap resampling (sacrebleu's --paired-bs) "
+                         "of --text against it, p-value per metric")
     sp.add_argument("--dataset", help="dataset to score against (required with --samples, --generator and --hf-model)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
@@ -241,7 +254,8 @@ def cmd_score(args) -> int:
                 kid_subset_size=args.kid_subset_size, features=args.features,
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
                 baselines=args.baselines, quiet=args.quiet, generator=args.generator,
-                generator_kwargs=args.generator_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride)
+                generator_kwargs=args.generator_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
+                sacrebleu=args.sacrebleu, compare=args.compare)
     if out.get("hf_model"):
         print(f"{out['dataset']}: {out['hf_model']} on {out['info']['bits-per-byte']['characters']} held-out characters")
     elif out.get("dataset"):
@@ -253,6 +267,8 @@ def cmd_score(args) -> int:
     print_scores(out["metrics"])
     for metric, info in out["info"].items():
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    if "paired_bootstrap" in out:
+        print_paired_bootstrap(out["paired_bootstrap"], out["compare"])
     if args.json:
         print(f"wrote {args.json}")
     for metric, why in out.get("unscored", {}).items():
@@ -269,6 +285,15 @@ def cmd_fetch(args) -> int:
     for f in out["files"]:
         print(f"{out['name']}: {f} (SHA-256 verified)")
     return 0
+
+
+def print_paired_bootstrap(test: dict, baseline: str) -> None:
+    print(f"paired bootstrap against {baseline} (mean ± 95% half-width over resamples):")
+    for key, r in test.items():
+        if key != "signatures":
+            print(f"  {key}  {r['system']:.4g} ({r['system_mean']:.4g} ± {r['system_ci']:.3g}) vs "
+                  f"{r['baseline']:.4g} ({r['baseline_mean']:.4g} ± {r['baseline_ci']:.3g}), p = {r['p_value']:.4g}")
+    print("  " + ", ".join(f"{k} {v}" for k, v in test["signatures"].items()))
 
 
 def cmd_train_extractor(args) -> int:

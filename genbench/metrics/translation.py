@@ -1,9 +1,16 @@
-"""Corpus BLEU and chrF of a user's own system outputs against references, one segment per line
-(translation-style), computed by sacrebleu with its default settings and its signature:
-`genbench score --text HYPS.txt --refs REFS.txt`.
+"""Corpus BLEU, chrF and TER of a user's own system outputs against one or more references, one
+segment per line (translation-style), computed by sacrebleu with its command line's options, and
+recorded with its signatures: `genbench score --text HYPS.txt --refs REFS.txt [REFS2.txt ...]`.
 
     corpus BLEU (Papineni et al. 2002): n-gram statistics summed over all segments, then one score
-    chrF (Popovic 2015): character n-gram F-score, beta = 2
+    chrF (Popovic 2015): character n-gram F-score, beta = 2; with word n-grams, chrF++ (Popovic 2017)
+    TER (Snover et al. 2006): edits, shifts included, per reference word, as Tercom counts them
+    paired bootstrap resampling (Koehn 2004): is the difference from a baseline system chance?
+
+Options (`--sacrebleu KEY=VALUE`) are sacrebleu's command-line options under their own names, so
+a sacrebleu command translates word for word; each lands in the signature as sacrebleu records it.
+Sentence scores are sacrebleu's sentence-level ones (BLEU with effective order, as its
+`--sentence-level` uses), read from the same segment statistics as the corpus scores.
 
 The metric is registered so that its outputs have a direction and a gate tolerance like every other;
 it scores text files, not datasets.
@@ -12,14 +19,20 @@ it scores text files, not datasets.
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU, CHRF, TER
+from sacrebleu.significance import PairedTest
 
 from genbench.data import Dataset
 from genbench.data.text import read_utf8
 from genbench.errors import GenbenchError
 from genbench.metrics import Metric, Output, register_metric
+from genbench.registry import unknown_name_message
+
+KEYS = ("corpus_bleu", "chrf", "ter")  # output keys, in the order sacrebleu's metrics are built
 
 
 def read_segments(path: str | Path, what: str) -> list[str]:
@@ -30,25 +43,168 @@ def read_segments(path: str | Path, what: str) -> list[str]:
     return [line.rstrip() for line in io.StringIO(read_utf8(path, what), newline="\n")]
 
 
+@dataclass(frozen=True)
+class Option:
+    """One of sacrebleu's command-line options: the metric it configures and its keyword there."""
+
+    metric: str  # "bleu", "chrf", "ter", or "paired-bs" (the significance test)
+    keyword: str
+    kind: type
+    choices: tuple[str, ...] = ()
+    low: float | None = None  # smallest value allowed
+    low_open: bool = False
+
+
+OPTIONS = {
+    "tokenize": Option("bleu", "tokenize", str, tuple(BLEU.TOKENIZERS)),
+    "lowercase": Option("bleu", "lowercase", bool),
+    "smooth-method": Option("bleu", "smooth_method", str, tuple(BLEU.SMOOTH_DEFAULTS)),
+    "smooth-value": Option("bleu", "smooth_value", float, low=0.0, low_open=True),
+    "chrf-char-order": Option("chrf", "char_order", int, low=0),
+    "chrf-word-order": Option("chrf", "word_order", int, low=0),
+    "chrf-beta": Option("chrf", "beta", int, low=0),
+    "chrf-whitespace": Option("chrf", "whitespace", bool),
+    "chrf-lowercase": Option("chrf", "lowercase", bool),
+    "chrf-eps-smoothing": Option("chrf", "eps_smoothing", bool),
+    "ter-case-sensitive": Option("ter", "case_sensitive", bool),
+    "ter-asian-support": Option("ter", "asian_support", bool),
+    "ter-no-punct": Option("ter", "no_punct", bool),
+    "ter-normalized": Option("ter", "normalized", bool),
+    "paired-bs-n": Option("paired-bs", "n_samples", int, low=1),
+}
+TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def option_value(name: str, option: Option, value) -> object:
+    """`value` (a string from the command line, or a Python value) as the option's type, checked."""
+    what = f"sacrebleu option {name}"
+    if option.kind is bool:
+        if isinstance(value, str) and value.lower() in TRUE + FALSE:
+            return value.lower() in TRUE
+        if not isinstance(value, bool):
+            raise GenbenchError(f"{what} is true or false, got {value!r}")
+        return value
+    if value is True:  # a bare KEY: only switches go without a value
+        raise GenbenchError(f"{what} needs a value: {name}=VALUE")
+    if option.choices:
+        if value not in option.choices:
+            raise GenbenchError(f"{what}: " + unknown_name_message("value", str(value), list(option.choices)))
+        return value
+    try:
+        number = option.kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or (option.kind is int and number != float(value)):
+        raise GenbenchError(f"{what} must be {'an integer' if option.kind is int else 'a number'}, got {value!r}")
+    too_low = option.low is not None and (number <= option.low if option.low_open else number < option.low)
+    if not math.isfinite(number) or too_low:
+        raise GenbenchError(f"{what} must be {'>' if option.low_open else '>='} {option.low:g}, got {value!r}")
+    return number
+
+
+def parse_options(items: list[str] | dict | None) -> dict[str, dict[str, object]]:
+    """sacrebleu options, as 'KEY=VALUE' strings (a bare KEY switches an option on) or a dict, to
+    {metric: {sacrebleu keyword: value}}; unknown options and values are refused."""
+    pairs = []
+    for item in items or []:
+        if isinstance(items, dict):
+            pairs.append((item, items[item]))
+        else:
+            key, eq, value = str(item).partition("=")
+            pairs.append((key, value if eq else True))
+    out: dict[str, dict[str, object]] = {"bleu": {}, "chrf": {}, "ter": {}, "paired-bs": {}}
+    for key, value in pairs:
+        name = str(key).strip().replace("_", "-")
+        if name not in OPTIONS:
+            raise GenbenchError(unknown_name_message("sacrebleu option", name, list(OPTIONS)))
+        option = OPTIONS[name]
+        out[option.metric][option.keyword] = option_value(name, option, value)
+    bleu, chrf = out["bleu"], out["chrf"]
+    if "smooth_value" in bleu and BLEU.SMOOTH_DEFAULTS[bleu.get("smooth_method", "exp")] is None:
+        raise GenbenchError(f"sacrebleu option smooth-value applies to smooth-method floor or add-k, not "
+                            f"{bleu.get('smooth_method', 'exp')!r}")
+    if chrf.get("char_order", CHRF.CHAR_ORDER) + chrf.get("word_order", CHRF.WORD_ORDER) == 0:
+        raise GenbenchError("sacrebleu options chrf-char-order and chrf-word-order are both 0: chrF counts nothing")
+    return out
+
+
+def build_metrics(options: dict[str, dict[str, object]]) -> tuple[BLEU, CHRF, TER, BLEU]:
+    """sacrebleu's BLEU, chrF and TER with `options`, and the sentence-level BLEU (effective order)."""
+    try:
+        return (BLEU(**options["bleu"]), CHRF(**options["chrf"]), TER(**options["ter"]),
+                BLEU(**options["bleu"], effective_order=True))
+    except (ImportError, RuntimeError, OSError) as e:  # a tokenizer's missing extra or model
+        why = " ".join(str(e).split())
+        raise GenbenchError(f"sacrebleu cannot build tokenizer {options['bleu'].get('tokenize')!r}: {why}") from None
+
+
+def read_aligned(hyps: str | Path, refs: list[str | Path], what: str = "hypothesis file") -> tuple[list, list]:
+    """The hypotheses and each reference file, checked to have one line per segment alike."""
+    if not refs:
+        raise GenbenchError("--text needs --refs FILE [FILE ...] (the references, one segment per line)")
+    h = read_segments(hyps, what)
+    columns = [read_segments(r, "reference file") for r in refs]
+    for path, column in zip(refs, columns, strict=True):
+        if len(column) != len(h):
+            raise GenbenchError(f"{what} {hyps} has {len(h)} lines but reference file {path} has {len(column)}: "
+                                "they must be aligned, one segment per line")
+    return h, columns
+
+
+def paired_bootstrap(metrics: dict[str, object], system: list[str], baseline: list[str], refs: list[list[str]],
+                     n_samples: int = 1000) -> dict:
+    """sacrebleu's paired bootstrap resampling of the system against the baseline (its seed: $SACREBLEU_SEED,
+    12345 unless set): per output, both scores, their bootstrap means and 95% half-widths, and the p-value."""
+    test = PairedTest([("baseline", baseline), ("system", system)], dict(zip(KEYS, metrics.values(), strict=True)),
+                      references=refs, test_type="bs", n_samples=n_samples)
+    signatures, scores = test()
+    out = {"signatures": {}}
+    for key, name in zip(KEYS, [n for n in scores if n != "System"], strict=True):
+        base, mine = scores[name]
+        out["signatures"][key] = str(signatures[name])
+        out[key] = {"system": mine.score, "system_mean": float(mine.mean), "system_ci": float(mine.ci),
+                    "baseline": base.score, "baseline_mean": float(base.mean), "baseline_ci": float(base.ci),
+                    "p_value": float(mine.p_value)}
+    return out
+
+
 @register_metric
 class CorpusTranslation(Metric):
     name = "sacrebleu"
     outputs = (
         Output("corpus_bleu", "higher", "corpus BLEU of the system outputs against the references (sacrebleu), 0-100",
                0.1, 0.005),
-        Output("chrf", "higher", "chrF of the system outputs against the references (sacrebleu), 0-100", 0.1, 0.005),
+        Output("chrf", "higher", "chrF (chrF++ with word n-grams) of the system outputs against the references "
+                                 "(sacrebleu), 0-100", 0.1, 0.005),
+        Output("ter", "lower", "TER, edits per reference word, of the system outputs (sacrebleu), 0-100+", 0.1, 0.005),
     )
 
     def applies(self, dataset: Dataset) -> str | None:
         return "it scores system outputs against references: use `genbench score --text HYPS --refs REFS`"
 
     @staticmethod
-    def score_files(hyps: str | Path, refs: str | Path) -> tuple[dict[str, float], dict[str, str], int]:
-        """(metrics, sacrebleu signatures, segments) for a hypothesis file against a reference file."""
-        h, r = read_segments(hyps, "hypothesis file"), read_segments(refs, "reference file")
-        if len(h) != len(r):
-            raise GenbenchError(f"hypothesis file {hyps} has {len(h)} lines but reference file {refs} has {len(r)}: "
-                                "they must be aligned, one segment per line")
-        bleu, chrf = BLEU(), CHRF()
-        values = {"corpus_bleu": bleu.corpus_score(h, [r]).score, "chrf": chrf.corpus_score(h, [r]).score}
-        return values, {"corpus_bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}, len(h)
+    def score_files(hyps: str | Path, refs: list[str | Path], options: list[str] | dict | None = None,
+                    compare: str | Path | None = None) -> dict:
+        """{"metrics", "signatures", "segments", "sentences"[, "paired_bootstrap"]} for a hypothesis file
+        against one or more reference files, with sacrebleu `options`; `compare`: a baseline system's file."""
+        parsed = parse_options(options)
+        if parsed["paired-bs"] and compare is None:
+            raise GenbenchError("sacrebleu option paired-bs-n goes with --compare BASELINE (the paired bootstrap test)")
+        *corpus, sentence_bleu = build_metrics(parsed)
+        h, columns = read_aligned(hyps, refs)
+        baseline = None if compare is None else read_aligned(compare, refs, "--compare file")[0]
+        refs_by_file = [list(c) for c in columns]
+        metrics, signatures, sentences = {}, {}, {}
+        for key, metric in zip(KEYS, corpus, strict=True):
+            stats = metric._extract_corpus_statistics(h, refs_by_file)  # once: corpus and sentence scores
+            metrics[key] = metric._aggregate_and_compute(stats).score
+            signatures[key] = str(metric.get_signature())
+            one = sentence_bleu if metric is corpus[0] else metric
+            sentences[key.replace("corpus_", "")] = [one._aggregate_and_compute([s]).score for s in stats]
+        sentence_bleu.num_refs = corpus[0].num_refs  # as sacrebleu's sentence_score would have set it
+        signatures["sentence_bleu"] = str(sentence_bleu.get_signature())
+        out = {"metrics": metrics, "signatures": signatures, "segments": len(h), "sentences": sentences}
+        if baseline is not None:
+            out["paired_bootstrap"] = paired_bootstrap(dict(zip(KEYS, corpus, strict=True)), h, baseline, refs_by_file,
+                                                       **parsed["paired-bs"])
+        return out
