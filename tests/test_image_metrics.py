@@ -166,7 +166,6 @@ def test_domain_classifiers_meet_their_accuracy_targets(digits):
     assert acc >= 0.97
 
 
-@pytest.mark.slow
 def fashion_available():
     from genbench.data import DATASETS
     from genbench.errors import GenbenchError
