@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 import time
 import zipfile
@@ -15,7 +14,7 @@ import torch
 
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_json, output_file, output_folder
-from genbench.registry import unknown_name_message
+from genbench.registry import select_by_glob, unknown_name_message
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
 
@@ -377,13 +376,8 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
 
     start = time.perf_counter()
     _, every = load_suite(suite, baselines)
-    patterns = [recipes] if isinstance(recipes, str) else list(recipes or [])
-    ids = [r.id for r in every]
-    for pattern in patterns:
-        if not fnmatch.filter(ids, pattern):
-            raise GenbenchError(f"--recipes {pattern!r} matches no recipe of suite {suite!r} "
-                                f"({unknown_name_message('recipe', pattern, ids)})")
-    recipes = [r for r in every if not patterns or any(fnmatch.fnmatchcase(r.id, p) for p in patterns)]
+    chosen = set(select_by_glob([r.id for r in every], recipes, f"of suite {suite!r}"))
+    recipes = [r for r in every if r.id in chosen]
     for r in recipes:  # refuse a bad suite, or outputs that cannot be written, before any training
         check_recipe(r)
     todo = [(r, s) for r in recipes for s in r.seeds]

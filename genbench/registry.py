@@ -7,6 +7,7 @@ the list of valid names and the closest match, so a typo is a one-line fix.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import inspect
 import math
 import typing
@@ -166,3 +167,16 @@ def check_params(kind: str, fn: Callable, params: dict, skip: tuple[str, ...] = 
     if missing:
         raise GenbenchError(f"{prefix}{kind} needs parameter(s) {', '.join(missing)}")
     return params
+
+
+def select_by_glob(ids: list[str], patterns: list[str] | str | None, where: str) -> list[str]:
+    """The ids matching any glob in `patterns` (all without patterns); a pattern that matches none
+    is refused, naming the closest id. `where` ends the error: "of suite 'gpu'"."""
+    if not patterns:
+        return list(ids)
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    for pattern in patterns:
+        if not fnmatch.filter(ids, pattern):
+            raise GenbenchError(f"--recipes {pattern!r} matches no recipe {where} "
+                                f"({unknown_name_message('recipe', pattern, ids)})")
+    return [i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in patterns)]

@@ -23,7 +23,6 @@ a fixed tolerance tighter than the seed spread fails unchanged code on another m
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from scipy import stats
 from genbench.errors import GenbenchError
 from genbench.leaderboard.records import load_results, load_table, metric_columns
 from genbench.metrics import output_spec
-from genbench.registry import unknown_name_message
+from genbench.registry import select_by_glob
 
 ALPHA = 0.01
 
@@ -196,15 +195,9 @@ def parse_tolerances(items: list[str] | dict[str, float] | None) -> dict[str, fl
 
 def select_recipes(base: pd.DataFrame, patterns: list[str] | str | None, baseline) -> pd.DataFrame:
     """The baseline rows whose recipe id matches any glob in `patterns` (all rows without patterns)."""
-    if not patterns:
-        return base
-    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     ids = [str(r) for r in base["recipe"]]
-    for pattern in patterns:
-        if not fnmatch.filter(ids, pattern):
-            raise GenbenchError(f"--recipes {pattern!r} matches no recipe of the baseline {baseline} "
-                                f"({unknown_name_message('recipe', pattern, ids)})")
-    return base[[any(fnmatch.fnmatchcase(i, p) for p in patterns) for i in ids]]
+    chosen = set(select_by_glob(ids, patterns, f"of the baseline {baseline}"))
+    return base[[i in chosen for i in ids]]
 
 
 def gate(baseline: str | Path, results: str | Path, tolerance: list[str] | dict[str, float] | None = None,
