@@ -25,12 +25,14 @@ def _say(progress: bool, message: str) -> None:
 
 
 def train(recipe: str, seed: int | None = None, device: str | None = None, runs: str = "runs",
-          baselines: str | None = None, quiet: bool = False) -> dict | None:
+          baselines: str | None = None, quiet: bool = False, threads: int | None = None) -> dict | None:
     """Train one recipe with one seed (default: its first); writes checkpoint and run record.
     Started by torchrun with several processes, the run is data-parallel and rank 0 alone writes
-    and returns the record (the other ranks return None)."""
+    and returns the record (the other ranks return None). `threads`: torch threads for the run
+    (default: torch's, one per core), e.g. to reproduce a run of `bench --jobs N`."""
     from genbench import distributed
-    from genbench.env import resolve_device
+    from genbench.bench import check_threads
+    from genbench.env import resolve_device, torch_threads
     from genbench.recipes import load_recipe
     from genbench.runs import run_dir, run_recipe
 
@@ -38,10 +40,12 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     seed = r.seeds[0] if seed is None else seed
     if seed < 0:
         raise GenbenchError(f"--seed must be >= 0, got {seed}")
+    check_threads(threads)
     output_folder(run_dir(runs, r, seed), "--runs")
     distributed.init(resolve_device(device or r.device))
     try:
-        record = run_recipe(r, seed, runs=runs, device=device, progress=not quiet)
+        with torch_threads(threads):
+            record = run_recipe(r, seed, runs=runs, device=device, progress=not quiet)
     finally:
         distributed.finish()
     if record is not None:
@@ -364,17 +368,20 @@ def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = Fal
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,
           baselines: str | None = None, plots: bool = True, jobs: int = 1, ray: str | None = None,
-          quiet: bool = False, recipes: list[str] | str | None = None) -> dict:
+          quiet: bool = False, recipes: list[str] | str | None = None, threads: int | None = None) -> dict:
     """Run every recipe x seed of a suite that has no current record (in `jobs` worker processes, or
     as tasks of the Ray cluster at `ray`: "local", "auto", "ray://host:port"), then rebuild its
     tables. `recipes` globs run part of the suite (the table still lists the rest as not run). A
-    run that fails is listed under "failed" and the others go on."""
-    from genbench.bench import executor, run_all
+    run that fails is listed under "failed" and the others go on. `threads`: torch threads per run
+    (default: this process's setting when serial, cores/jobs in workers, 1 per Ray task); runs with
+    the same thread count give the same numbers however they are spread."""
+    from genbench.bench import check_threads, executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
     from genbench.runs import run_dir
 
     start = time.perf_counter()
+    check_threads(threads)
     _, every = load_suite(suite, baselines)
     chosen = set(select_by_glob([r.id for r in every], recipes, f"of suite {suite!r}"))
     recipes = [r for r in every if r.id in chosen]
@@ -389,9 +396,9 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     if ray is not None:
         from genbench.bench_ray import ray_executor
 
-        execute = ray_executor(ray)  # before anything is written: an unreachable cluster is bad input
+        execute = ray_executor(ray, threads)  # before anything is written: an unreachable cluster is bad input
     else:
-        execute = executor(jobs)
+        execute = executor(jobs, threads)
     outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet, plots=plots)
     try:
         table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)

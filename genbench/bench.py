@@ -1,5 +1,10 @@
 """Running a suite's runs: every recipe x seed without a current record, in this process or in N
-worker processes on this machine (each with cores/N torch threads).
+worker processes on this machine (each with cores/N torch threads, or the threads asked for).
+
+The number of torch threads is part of what sets a run's numbers on the CPU: some of torch's CPU
+kernels (batch norm's statistics among them) split their sums by thread, so a GAN trained with 1
+thread and with 2 lands in different places. A run records its thread count, and `threads` runs
+serially with the count a worker would use, giving the same records as `jobs`.
 
 Each run is claimed before it starts (claims.py), so benches and workers sharing a runs folder
 never train a run twice; a run held by another process is waited for, and taken over if its
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from genbench.claims import RunClaimed, held
+from genbench.env import torch_threads
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_text
 from genbench.recipes import Recipe
@@ -77,11 +83,20 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def executor(jobs: int = 1):
-    """How runs are carried out: here (jobs 1) or in `jobs` worker processes. (Ray: bench_ray.)"""
+def check_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise GenbenchError(f"--threads must be at least 1, got {threads}")
+
+
+def executor(jobs: int = 1, threads: int | None = None):
+    """How runs are carried out: here (jobs 1) or in `jobs` worker processes, each run with `threads`
+    torch threads (default: this process's setting serially, cores/jobs in workers). (Ray: bench_ray.)"""
     if jobs < 1:
         raise GenbenchError(f"--jobs must be at least 1, got {jobs}")
-    return serial if jobs == 1 else functools.partial(processes, jobs=jobs)
+    check_threads(threads)
+    if jobs == 1:
+        return functools.partial(serial, threads=threads)
+    return functools.partial(processes, jobs=jobs, threads=threads)
 
 
 def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, execute=None,
@@ -126,18 +141,21 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, exe
     return outcome
 
 
-def serial(pending, runs, device, progress, note, plots: bool = True) -> list[tuple[Recipe, int]]:
+def serial(pending, runs, device, progress, note, plots: bool = True,
+           threads: int | None = None) -> list[tuple[Recipe, int]]:
     claimed = []
-    for r, s in pending:
-        status, text = one_run(r, s, runs, device, progress, plots)
-        if status == "claimed":
-            claimed.append((r, s))
-        note(r, s, status, text)
+    with torch_threads(threads):
+        for r, s in pending:
+            status, text = one_run(r, s, runs, device, progress, plots)
+            if status == "claimed":
+                claimed.append((r, s))
+            note(r, s, status, text)
     return claimed
 
 
-def processes(pending, runs, device, progress, note, jobs: int = 2, plots: bool = True) -> list[tuple[Recipe, int]]:
-    threads = max(1, cores() // jobs)
+def processes(pending, runs, device, progress, note, jobs: int = 2, plots: bool = True,
+              threads: int | None = None) -> list[tuple[Recipe, int]]:
+    threads = threads or max(1, cores() // jobs)
     claimed = []
     # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pools.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,

@@ -1,6 +1,6 @@
 """A suite's runs as tasks of a Ray cluster (the optional extra `genbench[ray]`).
 
-Each run is one task (1 CPU; 1 GPU when it runs on CUDA). The task trains into a scratch folder on
+Each run is one task (1 CPU and 1 torch thread, or `threads` of each; 1 GPU when it runs on CUDA). The task trains into a scratch folder on
 its worker and returns the run's files; the driver writes them into --runs, record last and each
 atomically, so the cluster needs no shared file system. The driver holds each run's claim while
 its task is out, so benches sharing a runs folder still never train a run twice, and a bench
@@ -10,13 +10,14 @@ Workers import genbench themselves: on a remote cluster it must be installed the
 
 from __future__ import annotations
 
+import functools
 import socket
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
 from genbench.artefacts import SAMPLES, SWEEP
-from genbench.bench import cores, one_run
+from genbench.bench import check_threads, cores, one_run
 from genbench.claims import RunClaimed, claim
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_bytes
@@ -26,15 +27,18 @@ CONNECT_TIMEOUT_S = 10
 RETURNED = ("model.safetensors", "model.json", SAMPLES, SWEEP, ERROR, "record.json")  # in the order they are written
 
 
-def ray_executor(address: str):
+def ray_executor(address: str, threads: int | None = None):
     """Join the cluster at `address` ("auto", "ray://host:port", "host:port"), or start one here
-    ("local"); returns the executor for `bench.run_all`."""
+    ("local"); returns the executor for `bench.run_all`, whose tasks each take `threads` CPUs and
+    torch threads (default 1)."""
+    check_threads(threads)
     try:
         import ray
     except ImportError:
         raise GenbenchError("--ray needs Ray, which is not installed: pip install 'genbench[ray]'") from None
+    execute = functools.partial(run_on_ray, threads=threads)
     if ray.is_initialized():
-        return run_on_ray
+        return execute
     quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address not in ("local", "auto"):
         _check_reachable(address)
@@ -46,7 +50,7 @@ def ray_executor(address: str):
     except Exception as e:  # noqa: BLE001 (Ray raises ConnectionError, RuntimeError or ValueError here)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise GenbenchError(f"cannot reach the Ray cluster at {address!r}: {first}") from None
-    return run_on_ray
+    return execute
 
 
 def _check_reachable(address: str) -> None:
@@ -71,7 +75,7 @@ def _task(recipe, seed: int, device: str | None, threads: int, plots: bool) -> t
     return status, text, files
 
 
-def run_on_ray(pending, runs, device, progress, note, plots: bool = True) -> list:
+def run_on_ray(pending, runs, device, progress, note, plots: bool = True, threads: int | None = None) -> list:
     import ray
 
     remote = ray.remote(_task)
@@ -89,7 +93,8 @@ def run_on_ray(pending, runs, device, progress, note, plots: bool = True) -> lis
                 note(r, s, "skipped", "")
                 continue
             gpus = 1 if (device or r.device) == "cuda" else 0
-            out[remote.options(num_cpus=1, num_gpus=gpus).remote(r, s, device, 1, plots)] = (r, s, held)
+            n = threads or 1  # CPUs the task asks Ray for, and its torch threads
+            out[remote.options(num_cpus=n, num_gpus=gpus).remote(r, s, device, n, plots)] = (r, s, held)
         left = list(out)
         while left:
             done, left = ray.wait(left, num_returns=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -36,6 +37,18 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
 
 
 _PACKAGES = ("genbench", "torch", "torchvision", "torch-fidelity", "numpy", "sacrebleu", "scikit-learn")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with `n` torch threads (None: leave the setting alone), then restore it."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def versions() -> dict[str, str]:

@@ -60,9 +60,11 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     dev = resolve_device(device or recipe.device)
     out = run_dir(runs, recipe, seed)
     started = time.perf_counter()
-    generator = seed_everything(seed, dev)
     dataset = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, dataset)  # before anything is written
+    # Seeded after the checks, which may load things once per process: a run's numbers must not
+    # depend on what ran before it in the same process (a bench, a worker).
+    generator = seed_everything(seed, dev)
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab,
                         levels=dataset.levels).to(dev)
     distributed.check(model, recipe.train.batch_size, len(dataset.train))

@@ -28,7 +28,12 @@ def mini(tmp_path):
     gan = (baselines / "ring8/gan.toml").read_text()
     gan = gan.replace("steps = 1000", "steps = 3000").replace("checkpoint_every = 500", "checkpoint_every = 50")
     (baselines / "ring8/gan-long.toml").write_text(gan.replace("seeds = [0, 1, 2]", "seeds = [0]"))
+    # A GAN whose generator has batch norm, scored by a feature extractor: its numbers depend on the
+    # torch thread count, and its first run in a process is the one that loads the extractor.
+    digits_gan = (baselines / "digits/gan.toml").read_text().replace("steps = 2000", "steps = 30").split("[score]")[0]
+    (baselines / "digits/gan-mini.toml").write_text(digits_gan + '[score]\nmetrics = ["fid", "is"]\n')
     (baselines / "suites.toml").write_text('[mini]\nrecipes = ["ring8/gmm", "grid25/gmm"]\n'
+                                           '[mixed]\nrecipes = ["grid25/gmm", "digits/gan-mini"]\n'
                                            '[long]\nrecipes = ["ring8/gan-long"]\n')
     return baselines
 
@@ -50,6 +55,22 @@ def test_jobs_give_the_serial_tables(tmp_path, mini):
     again = bench("mini", runs=tmp_path / "r2", leaderboards=tmp_path / "l2", baselines=mini, plots=False,
                   quiet=True, jobs=2)
     assert again["ran"] == 0 and again["skipped"] == 6
+
+
+@pytest.mark.slow
+def test_jobs_give_the_records_of_a_serial_bench_with_as_many_threads(tmp_path, mini):
+    """Same thread count per run, same numbers, however the runs are spread over processes."""
+    serial = bench("mixed", runs=tmp_path / "r1", leaderboards=tmp_path / "l1", baselines=mini, plots=False,
+                   quiet=True, threads=1)
+    parallel = bench("mixed", runs=tmp_path / "r2", leaderboards=tmp_path / "l2", baselines=mini, plots=False,
+                     quiet=True, jobs=2, threads=1)
+    assert serial["ran"] == parallel["ran"] == 6 and not parallel["failed"]
+    pd.testing.assert_frame_equal(NUMBERS(pd.read_csv(tmp_path / "l1/mixed.csv")),
+                                  NUMBERS(pd.read_csv(tmp_path / "l2/mixed.csv")))
+    for seed in (0, 1, 2):
+        records = [json.loads((tmp_path / r / f"digits/gan-mini/seed{seed}/record.json").read_text()) for r in ("r1", "r2")]
+        assert records[0]["metrics"] == records[1]["metrics"]
+        assert records[0]["hardware"]["torch_threads"] == records[1]["hardware"]["torch_threads"] == 1
 
 
 @pytest.mark.slow
@@ -114,6 +135,12 @@ def test_bad_jobs_is_refused(cli, tmp_path):
     assert_one_line_error(code, err, "--jobs must be at least 1")
     assert not (tmp_path / "runs").exists()
 
+
+@pytest.mark.parametrize("command", [("bench", "quick", "--jobs", "2"), ("train", "digits/gmm")])
+def test_bad_threads_is_refused(cli, tmp_path, command):
+    code, _, err = cli(*command, "--threads", "0", "--runs", tmp_path / "runs")
+    assert_one_line_error(code, err, "--threads must be at least 1")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_ray_not_installed_is_a_clear_error(cli, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from genbench.checkpoint import load_checkpoint
 from genbench.errors import GenbenchError
 from genbench.recipes import load_recipe
 from genbench.runs import run_recipe
+from tests.conftest import REPO
 
 VOLATILE = {"wall_time_s", "created"}
 
@@ -34,6 +35,23 @@ def test_same_seed_gives_an_identical_record(tmp_path):
         assert key in on_disk
     assert (tmp_path / "a/digits/gmm/seed1/model.safetensors").read_bytes() == \
         (tmp_path / "b/digits/gmm/seed1/model.safetensors").read_bytes()
+
+
+def test_a_runs_numbers_do_not_depend_on_what_ran_before_it_in_the_process(tmp_path):
+    """The first run of a process loads the feature extractor (its network's init draws from
+    torch's global stream); that must not move the run's own draws, or a bench's first run, a
+    worker's first run and `genbench train` would each give other numbers for the same seed."""
+    from genbench import features
+
+    text = (REPO / "baselines/digits/made.toml").read_text()
+    text = text.replace("steps = 1400", "steps = 5").split("[score]")[0]
+    (tmp_path / "made.toml").write_text(text + '[score]\nmetrics = ["nll", "is"]\nsamples = 500\n')
+    recipe = load_recipe(tmp_path / "made.toml")
+    features._loaded.clear()  # as in a fresh process
+    first = run_recipe(recipe, 0, runs=tmp_path / "a", device="cpu", progress=False, plots=False)
+    assert features._loaded  # this run loaded the extractor
+    second = run_recipe(recipe, 0, runs=tmp_path / "b", device="cpu", progress=False, plots=False)
+    assert stable(first) == stable(second)
 
 
 CPUINFO = """processor\t: 0

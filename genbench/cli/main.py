@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"), help="device (default: the recipe's, usually auto)")
     sp.add_argument("--runs", default="runs", help="folder for run outputs (default: runs)")
     sp.add_argument("--baselines", help="recipes folder (default: ./baselines or $GENBENCH_BASELINES)")
+    sp.add_argument("--threads", type=int, metavar="N",
+                    help="torch threads per run (default: one per core). The thread count is part of what sets a "
+                         "run's numbers on the CPU (it is recorded with each run): `--threads 1` reproduces a run of `bench --jobs 2` on 2 cores")
 
     sp = add("score", "score a checkpoint, samples, your generator, a Hugging Face LM, features or MT outputs",
              "Score a model checkpoint (sampled here), an array of samples or your own generator (sampled here) "
@@ -137,8 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-plots", dest="plots", action="store_false", help="skip the sample plots (runs write no plot artefact; a later "
                          "`genbench leaderboard` draws it from the checkpoint)")
     sp.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                    help="train N runs at once in worker processes, each with cores/N torch threads (default 1). "
+                    help="train N runs at once in worker processes, each with cores/N torch threads (or --threads; default 1). "
                          "Runs are claimed first, so several benches may share one --runs folder")
+    sp.add_argument("--threads", type=int, metavar="N",
+                    help="torch threads per run (default: one per core serially, cores/N with --jobs N, 1 per Ray task). The thread count is part of what sets a "
+                         "run's numbers on the CPU (it is recorded with each run): runs with the same count give the same numbers however they are spread")
     sp.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                     help="run each run as a task of a Ray cluster: ADDRESS 'auto', 'ray://host:port' or "
                          "'host:port' joins one, no ADDRESS starts a local one (needs genbench[ray])")
@@ -236,7 +242,7 @@ def cmd_train(args) -> int:
     from genbench.api import train
 
     record = train(args.recipe, seed=args.seed, device=args.device, runs=args.runs, baselines=args.baselines,
-                   quiet=args.quiet)
+                   quiet=args.quiet, threads=args.threads)
     if record is None:  # a torchrun helper rank: rank 0 reports
         return 0
     print(f"{record['recipe']} seed {record['seed']} ({record['train']['steps']} steps, "
@@ -310,7 +316,7 @@ def cmd_bench(args) -> int:
 
     out = bench(args.suite, runs=args.runs, leaderboards=args.leaderboards, device=args.device,
                 baselines=args.baselines, plots=args.plots, jobs=args.jobs, ray=args.ray,
-                quiet=args.quiet, recipes=args.recipes)
+                quiet=args.quiet, recipes=args.recipes, threads=args.threads)
     print(f"suite {args.suite}: ran {out['ran']}, skipped {out['skipped']} (already recorded), "
           f"failed {len(out['failed'])}, total {out['wall_time_s']:.1f}s")
     if out["markdown"] is not None:

@@ -57,7 +57,10 @@ def load_extractor(name: str, **options) -> Extractor:
         kwargs["baselines"] = baselines_dir(kwargs.get("baselines")).resolve()
     key = (name, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
     if key not in _loaded:
-        _loaded[key] = loader(**kwargs)
+        # A network's default init draws from torch's global stream: loading once per process must
+        # not shift the draws of the run that happens to load first (its model's init would differ).
+        with torch.random.fork_rng(devices=[]):
+            _loaded[key] = loader(**kwargs)
     return _loaded[key]
 
 

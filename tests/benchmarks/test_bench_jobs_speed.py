@@ -3,15 +3,18 @@ session, each from an empty runs folder, so the figure is a ratio of wall times 
 at least 1.6x on 2 cores for `full`). The suite is $GENBENCH_JOBS_SUITE (default `full`, about 40
 minutes for the pair on an idle 2-core machine; `quick` for a try). Run:
 `pytest tests/benchmarks/test_bench_jobs_speed.py --benchmark-only -s`; the ratio is printed and
-both rows are in group 'bench-jobs'."""
+both rows are in group 'bench-jobs'. With $GENBENCH_JOBS_KEEP set to a folder, each arm's runs and
+tables are kept under it (`jobs1/`, `jobs2/`) instead of a temporary folder."""
 
 import os
+from pathlib import Path
 
 import pytest
 
 from genbench.api import bench
 
 SUITE = os.environ.get("GENBENCH_JOBS_SUITE", "full")
+KEEP = os.environ.get("GENBENCH_JOBS_KEEP")
 WALL: dict[int, float] = {}
 
 
@@ -20,8 +23,10 @@ WALL: dict[int, float] = {}
 @pytest.mark.parametrize("jobs", [1, 2], ids=["jobs1-anchor", "jobs2"])
 def test_bench_jobs(benchmark, tmp_path_factory, jobs):
     def one_bench():
-        root = tmp_path_factory.mktemp(f"jobs{jobs}")
-        return bench(SUITE, runs=root / "runs", leaderboards=root / "lb", plots=False, quiet=True, jobs=jobs)
+        root = Path(KEEP) / f"jobs{jobs}" if KEEP else tmp_path_factory.mktemp(f"jobs{jobs}")
+        if (root / "runs").exists():
+            pytest.fail(f"{root / 'runs'} exists: each arm must start from an empty runs folder")
+        return bench(SUITE, runs=root / "runs", leaderboards=root / "lb", quiet=True, jobs=jobs)
 
     out = benchmark.pedantic(one_bench, rounds=1, iterations=1)
     assert not out["failed"] and out["ran"] > 0
