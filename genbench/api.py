@@ -375,13 +375,12 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     run that fails is listed under "failed" and the others go on. `threads`: torch threads per run
     (default: this process's setting when serial, cores/jobs in workers, 1 per Ray task); runs with
     the same thread count give the same numbers however they are spread."""
-    from genbench.bench import check_threads, executor, run_all
+    from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
     from genbench.runs import run_dir
 
     start = time.perf_counter()
-    check_threads(threads)
     _, every = load_suite(suite, baselines)
     chosen = set(select_by_glob([r.id for r in every], recipes, f"of suite {suite!r}"))
     recipes = [r for r in every if r.id in chosen]
