@@ -105,8 +105,9 @@ def load_samples(path: str | Path, what: str = "samples file", name: str = "samp
 
 
 def npz_member(npz: np.lib.npyio.NpzFile, where: str, name: str) -> np.ndarray:
-    """The member `name` of an open .npz, or its only member (numpy would hand back raw bytes for
-    a member that is not .npy, so such a member is refused)."""
+    """The member `name` of an open .npz, or its only member. numpy hands back a member's raw bytes
+    where they do not start with the .npy magic, whatever the member is called, so both the name
+    and what numpy returned are checked."""
     for member in npz.zip.namelist():
         if not member.endswith(".npy"):
             raise GenbenchError(f"{where} holds {member}, which is not a .npy array")
@@ -115,7 +116,11 @@ def npz_member(npz: np.lib.npyio.NpzFile, where: str, name: str) -> np.ndarray:
         raise GenbenchError(f"{where} holds no arrays")
     if len(names) > 1 and name not in names:
         raise GenbenchError(f"{where} holds several arrays ({', '.join(names)}); name one {name!r}")
-    return npz[name if name in names else names[0]]
+    chosen = name if name in names else names[0]
+    array = npz[chosen]
+    if not isinstance(array, np.ndarray):
+        raise GenbenchError(f"{where} holds {chosen}.npy, which is not a .npy array (no .npy header)")
+    return array
 
 
 def load_features(path: str | Path, what: str) -> torch.Tensor:

@@ -59,6 +59,10 @@ def bad_npz(tmp_path, case, name):
         data[start + 10: start + info.compress_size] = np.random.default_rng(1).bytes(info.compress_size - 10)
         path.write_bytes(bytes(data))
         return path, "cannot be read as .npz (Error -3 while decompressing"
+    if case == "bytes under a .npy name":  # numpy returns such a member's raw bytes, not an array
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr(f"{name}.npy", b"not an npy")
+        return path, f"holds {name}.npy, which is not a .npy array"
     assert case == "not npy member"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(f"{name}.txt", "hello")
@@ -66,7 +70,7 @@ def bad_npz(tmp_path, case, name):
 
 
 CASES = ["object array", "pickle npy", "pickle npz", "truncated zip", "truncated member",
-         "corrupt compressed member", "not npy member"]
+         "corrupt compressed member", "not npy member", "bytes under a .npy name"]
 
 
 @pytest.mark.parametrize("case", CASES)

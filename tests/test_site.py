@@ -3,7 +3,10 @@ checked in headless Chromium (Debian's `chromium` and `chromium-driver`, driven 
 CSV row with its numbers, sorting in each metric's direction, every image loaded, no console errors."""
 
 import math
+import os
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -81,13 +84,22 @@ def test_site_refuses_a_runs_folder_without_records(cli, tmp_path):
     assert not (tmp_path / "lb").exists()
 
 
-def chromium():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not browser or not driver:
+@pytest.fixture(scope="module")
+def browser():
+    """Skips, before `built` runs anything, without selenium (`genbench[site]`) or Debian's chromium;
+    requested before `built`, so pytest sets it up first."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium: "
+                                                                 "pip install -e '.[site]'")
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not binary or not driver:
         pytest.skip("the browser test needs Debian's chromium and chromium-driver")
+    return webdriver, binary, driver
+
+
+def chromium(browser):
+    webdriver, binary, driver = browser
     options = webdriver.ChromeOptions()
-    options.binary_location = browser
+    options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1400"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -103,11 +115,11 @@ return Array.from(arguments[0].tBodies).map((b) => ({
 
 
 @pytest.mark.slow  # eight runs first: about a minute and a half on 2 shared CPU cores
-def test_the_page_in_headless_chromium(built, tmp_path):
+def test_the_page_in_headless_chromium(browser, built, tmp_path):
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
-    driver = chromium()
+    driver = chromium(browser)
     try:
         driver.get((built["site"] / "index.html").as_uri())
         driver.find_element(By.LINK_TEXT, "web").click()
@@ -172,3 +184,21 @@ def test_the_page_in_headless_chromium(built, tmp_path):
         assert not errors, errors
     finally:
         driver.quit()
+
+
+def test_the_browser_test_skips_without_selenium(tmp_path):
+    """README: without `genbench[site]` the browser test skips (it failed with ModuleNotFoundError,
+    after its eight runs, where chromium was present), whether or not chromium is."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("chromium", "chromedriver"):
+        (fake / name).write_text("#!/bin/sh\nexit 1\n")
+        (fake / name).chmod(0o755)
+    block = ("import sys; sys.modules['selenium'] = None; import pytest; "
+             "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-rs', "
+             "'tests/test_site.py::test_the_page_in_headless_chromium']))")
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}",
+           "GENBENCH_CACHE": str(tmp_path / "cache"), "GENBENCH_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", block], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "1 skipped" in done.stdout and "needs selenium" in done.stdout, \
+        done.stdout + done.stderr
