@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 import zipfile
 import zlib
@@ -17,11 +16,6 @@ from genbench.io import atomic_write_json, output_file, output_folder
 from genbench.registry import select_by_glob, unknown_name_message
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
-
-
-def _say(progress: bool, message: str) -> None:
-    if progress:
-        print(message, file=sys.stderr, flush=True)
 
 
 def train(recipe: str, seed: int | None = None, device: str | None = None, runs: str = "runs",
