@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import zipfile
 import zlib
@@ -215,6 +216,155 @@ def score_hf(hf_model: str, dataset: str | None, metrics: list[str] | None, hf_s
     return out
 
 
+def score_given_text(text: str, refs, json, sacrebleu, compare, dataset, metrics, inception_weights) -> dict:
+    """--text: system outputs against --refs."""
+    if dataset is not None or metrics is not None:
+        raise GenbenchError("--text is scored against --refs with corpus BLEU, chrF and TER; "
+                            "drop --dataset/--metrics")
+    check_inception_weights(inception_weights, None)
+    return score_text(text, refs, json, sacrebleu, compare)
+
+
+def score_given_hf_model(hf_model: str, dataset, metrics, hf_stride, device, json, n_samples, extractor,
+                         kid_subset_size, inception_weights) -> dict:
+    """--hf-model: a causal LM folder, on a text dataset's held-out text."""
+    check_inception_weights(inception_weights, None)
+    for flag, value in (("--n-samples", n_samples), ("--extractor", extractor), ("--kid-subset-size", kid_subset_size)):
+        if value is not None:
+            raise GenbenchError(f"{flag} does not apply to --hf-model (it is scored on held-out text); drop it")
+    return score_hf(hf_model, dataset, metrics, hf_stride, device, json)
+
+
+def metric_options(extractor, inception_weights, kid_subset_size, baselines) -> dict:
+    """The options of the metrics on samples or features, checked before anything loads."""
+    if kid_subset_size is not None:
+        from genbench.metrics.fidelity import MIN_ROWS
+
+        if kid_subset_size < MIN_ROWS:
+            raise GenbenchError(f"--kid-subset-size must be at least {MIN_ROWS}, got {kid_subset_size}")
+    if extractor is not None:
+        from genbench.features import EXTRACTORS
+
+        EXTRACTORS.get(extractor)
+    if baselines is not None:
+        from genbench.paths import baselines_dir
+
+        baselines_dir(baselines)  # refuse a folder that does not exist, whatever is scored
+    return {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size,
+            "baselines": baselines}
+
+
+def score_given_features(features: str, reference_features: str, metrics, json, extractor, inception_weights,
+                         kid_subset_size, baselines) -> dict:
+    """--features: arrays extracted elsewhere, against --reference-features."""
+    from genbench import env
+
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    check_inception_weights(inception_weights, None)
+    out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
+    if json is not None:
+        atomic_write_json(json, out)
+    return out
+
+
+def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, seed, dev, quiet, model=None,
+                samples=None) -> dict:
+    """Score a model's samples (drawn here) or given samples against `data`; the record of `source`."""
+    from genbench import env
+    from genbench.scoring import evaluate
+
+    result = evaluate(data, metrics, model=model, samples=samples, n_samples=n_samples,
+                      generator=torch.Generator(device=dev).manual_seed(seed),
+                      progress=not quiet, options=options)
+    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
+           "samples": result["samples"],
+           "dataset": data.name, **source, "seed": seed, "versions": env.versions(), "device": dev.type,
+           "wall_time_s": result["wall_time_s"]}
+    if json is not None:
+        atomic_write_json(json, out)
+    return out
+
+
+def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, seed, device, extractor,
+                           inception_weights, kid_subset_size, baselines, quiet) -> dict:
+    """--checkpoint: a trained model, sampled here."""
+    from genbench import env
+    from genbench.checkpoint import load_checkpoint
+    from genbench.data import load_dataset
+
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    dev = env.resolve_device(device)
+    model, config = load_checkpoint(checkpoint, device=str(dev))
+    ds_name = config.get("dataset")
+    if dataset is not None and dataset != ds_name:
+        raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
+    data = load_dataset(ds_name, config.get("dataset_params", {}))
+    if tuple(data.shape) != tuple(model.data_shape):
+        raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
+    if data.vocab is not None and model.hparams.get("vocab") != data.vocab:
+        raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
+                            f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
+    check_inception_weights(inception_weights, extractor or data.extractor)
+    return score_drawn(data, {"checkpoint": str(checkpoint)}, metrics, options, json, n_samples, seed, dev, quiet,
+                       model=model)
+
+
+def score_given_samples(samples: str, dataset, metrics, json, n_samples, seed, device, extractor,
+                        inception_weights, kid_subset_size, baselines, quiet) -> dict:
+    """--samples: a .npy/.npz file or a folder of PNG images."""
+    from genbench import env
+    from genbench.data import check_samples, load_dataset
+
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    dev = env.resolve_device(device)
+    if dataset is None:
+        raise GenbenchError("--samples needs --dataset NAME to score against")
+    data = load_dataset(dataset)
+    x = check_samples(load_samples(samples), data, what=f"samples in {samples}")
+    check_inception_weights(inception_weights, extractor or data.extractor)
+    return score_drawn(data, {"samples_file": str(samples)}, metrics, options, json, n_samples, seed, dev, quiet,
+                       samples=x)
+
+
+def score_given_generator(generator, generator_kwargs, dataset, metrics, json, n_samples, seed, device, extractor,
+                          inception_weights, kid_subset_size, baselines, quiet) -> dict:
+    """--generator: the user's factory, called here; its samples are checked like a samples file."""
+    from genbench import env
+    from genbench.data import load_dataset
+    from genbench.generators import describe, generator_samples, parse_kwargs
+    from genbench.scoring import samples_wanted
+
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    dev = env.resolve_device(device)
+    generator_kwargs = parse_kwargs(generator_kwargs)  # bad JSON is refused before anything loads
+    if dataset is None:
+        raise GenbenchError("--generator needs --dataset NAME to score against")
+    data = load_dataset(dataset)
+    source = {"generator": describe(generator), "generator_kwargs": generator_kwargs}
+    check_inception_weights(inception_weights, extractor or data.extractor)
+    # A user's generator is checked like a samples file: NaN is bad input, refused before scoring.
+    drawing = time.perf_counter()
+    x = generator_samples(generator, generator_kwargs, data, n_samples or samples_wanted(data, metrics, options),
+                          dev, seed, progress=not quiet)
+    source["sampling_time_s"] = time.perf_counter() - drawing
+    return score_drawn(data, source, metrics, options, json, n_samples, seed, dev, quiet, samples=x)
+
+
+# What `score` can be given, each scored by its own function, called with the arguments it names.
+SCORE_SOURCES = {"checkpoint": score_given_checkpoint, "samples": score_given_samples,
+                 "generator": score_given_generator, "features": score_given_features,
+                 "hf_model": score_given_hf_model, "text": score_given_text}
+
+# An option that only one source takes, refused without it.
+WITH_TEXT = "goes with --text HYPS (system outputs, one segment per line)"
+SOURCE_OPTIONS = {"generator_kwargs": ("generator", "--generator-kwargs goes with --generator pkg.module:factory"),
+                  "hf_stride": ("hf_model", "--hf-stride goes with --hf-model DIR"),
+                  "reference_features": ("features", "--features and --reference-features go together"),
+                  "refs": ("text", f"--refs {WITH_TEXT}"),
+                  "sacrebleu": ("text", f"--sacrebleu {WITH_TEXT}"),
+                  "compare": ("text", f"--compare {WITH_TEXT}")}
+
+
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
           seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
@@ -233,110 +383,26 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     Likelihoods use the dataset's test split; image metrics compare with its train split through
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
     """
-    from genbench import env
-    from genbench.checkpoint import load_checkpoint
-    from genbench.data import check_samples, load_dataset
-    from genbench.scoring import evaluate
-
-    if sum(x is not None for x in (checkpoint, samples, generator, features, hf_model, text)) != 1:
+    args = dict(locals())
+    given = [name for name in SCORE_SOURCES if args[name] is not None]
+    if len(given) != 1:
         raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --generator pkg.module:factory, "
                             "--features FILE, --hf-model DIR or --text FILE")
-    if generator_kwargs is not None and generator is None:
-        raise GenbenchError("--generator-kwargs goes with --generator pkg.module:factory")
-    if hf_stride is not None and hf_model is None:
-        raise GenbenchError("--hf-stride goes with --hf-model DIR")
-    if (features is None) != (reference_features is None):
-        raise GenbenchError("--features and --reference-features go together")
+    source = given[0]
+    for option, (owner, message) in SOURCE_OPTIONS.items():
+        if args[option] is not None and owner != source:
+            raise GenbenchError(message)
+    if source == "features" and reference_features is None:
+        raise GenbenchError(SOURCE_OPTIONS["reference_features"][1])
     if json is not None:
         output_file(json, "--json")
-    if text is not None or refs is not None or sacrebleu is not None or compare is not None:
-        if text is None:
-            given = "--refs" if refs is not None else "--sacrebleu" if sacrebleu is not None else "--compare"
-            raise GenbenchError(f"{given} goes with --text HYPS (system outputs, one segment per line)")
-        if dataset is not None or metrics is not None:
-            raise GenbenchError("--text is scored against --refs with corpus BLEU, chrF and TER; "
-                                "drop --dataset/--metrics")
-        check_inception_weights(inception_weights, None)
-        return score_text(text, refs, json, sacrebleu, compare)
-    if isinstance(metrics, str):
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()] or None
-    if n_samples is not None and n_samples < 1:
-        raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
-    if hf_model is not None:
-        check_inception_weights(inception_weights, None)
-        for flag, value in (("--n-samples", n_samples), ("--extractor", extractor), ("--kid-subset-size", kid_subset_size)):
-            if value is not None:
-                raise GenbenchError(f"{flag} does not apply to --hf-model (it is scored on held-out text); drop it")
-        return score_hf(hf_model, dataset, metrics, hf_stride, device, json)
-    if kid_subset_size is not None:
-        from genbench.metrics.fidelity import MIN_ROWS
-
-        if kid_subset_size < MIN_ROWS:
-            raise GenbenchError(f"--kid-subset-size must be at least {MIN_ROWS}, got {kid_subset_size}")
-    if extractor is not None:
-        from genbench.features import EXTRACTORS
-
-        EXTRACTORS.get(extractor)
-    if baselines is not None:
-        from genbench.paths import baselines_dir
-
-        baselines_dir(baselines)  # refuse a folder that does not exist, whatever is scored
-    options = {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size,
-               "baselines": baselines}
-    if features is not None:
-        check_inception_weights(inception_weights, None)
-        out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
-        if json is not None:
-            atomic_write_json(json, out)
-        return out
-    dev = env.resolve_device(device)
-    model, x = None, None
-    if checkpoint is not None:
-        model, config = load_checkpoint(checkpoint, device=str(dev))
-        ds_name = config.get("dataset")
-        if dataset is not None and dataset != ds_name:
-            raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
-        data = load_dataset(ds_name, config.get("dataset_params", {}))
-        if tuple(data.shape) != tuple(model.data_shape):
-            raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
-        if data.vocab is not None and model.hparams.get("vocab") != data.vocab:
-            raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
-                                f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
-        source = {"checkpoint": str(checkpoint)}
-    elif generator is not None:
-        from genbench.generators import describe, parse_kwargs
-
-        generator_kwargs = parse_kwargs(generator_kwargs)  # bad JSON is refused before anything loads
-        if dataset is None:
-            raise GenbenchError("--generator needs --dataset NAME to score against")
-        data = load_dataset(dataset)
-        source = {"generator": describe(generator), "generator_kwargs": generator_kwargs}
-    else:
-        if dataset is None:
-            raise GenbenchError("--samples needs --dataset NAME to score against")
-        data = load_dataset(dataset)
-        x = check_samples(load_samples(samples), data, what=f"samples in {samples}")
-        source = {"samples_file": str(samples)}
-    check_inception_weights(inception_weights, extractor or data.extractor)
-    if generator is not None:
-        from genbench.generators import generator_samples
-        from genbench.scoring import samples_wanted
-
-        # A user's generator is checked like a samples file: NaN is bad input, refused before scoring.
-        drawing = time.perf_counter()
-        x = generator_samples(generator, generator_kwargs, data, n_samples or samples_wanted(data, metrics, options),
-                              dev, seed, progress=not quiet)
-        source["sampling_time_s"] = time.perf_counter() - drawing
-    result = evaluate(data, metrics, model=model, samples=x, n_samples=n_samples,
-                      generator=torch.Generator(device=dev).manual_seed(seed),
-                      progress=not quiet, options=options)
-    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
-           "samples": result["samples"],
-           "dataset": data.name, **source, "seed": seed, "versions": env.versions(), "device": dev.type,
-           "wall_time_s": result["wall_time_s"]}
-    if json is not None:
-        atomic_write_json(json, out)
-    return out
+    if source != "text":
+        if isinstance(metrics, str):
+            args["metrics"] = [m.strip() for m in metrics.split(",") if m.strip()] or None
+        if n_samples is not None and n_samples < 1:
+            raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
+    scorer = SCORE_SOURCES[source]
+    return scorer(**{name: args[name] for name in inspect.signature(scorer).parameters})
 
 
 def fetch(what: str) -> dict:
