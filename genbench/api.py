@@ -298,6 +298,11 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     ds_name = config.get("dataset")
     if dataset is not None and dataset != ds_name:
         raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
+    if seed is None:  # the run's own scoring stream, so that re-scoring a run's checkpoint gives its record
+        from genbench.seeds import checkpoint_scoring_seed
+
+        recorded = checkpoint_scoring_seed(config)
+        seed = 0 if recorded is None else recorded
     data = load_dataset(ds_name, config.get("dataset_params", {}))
     if tuple(data.shape) != tuple(model.data_shape):
         raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
@@ -367,7 +372,7 @@ SOURCE_OPTIONS = {"generator_kwargs": ("generator", "--generator-kwargs goes wit
 
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
-          seed: int = 0, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
+          seed: int | None = None, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
           text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
           quiet: bool = False, generator=None, generator_kwargs: str | dict | None = None,
@@ -401,6 +406,10 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
             args["metrics"] = [m.strip() for m in metrics.split(",") if m.strip()] or None
         if n_samples is not None and n_samples < 1:
             raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
+    if seed is not None and seed < 0:
+        raise GenbenchError(f"--seed must be >= 0, got {seed}")
+    if source != "checkpoint" and seed is None:
+        args["seed"] = 0
     scorer = SCORE_SOURCES[source]
     return scorer(**{name: args[name] for name in inspect.signature(scorer).parameters})
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from genbench import seeds
 from genbench.data import Dataset
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_json
@@ -42,10 +43,10 @@ def draw(folder: Path, model, dataset: Dataset, title: str, device: torch.device
     from genbench.scoring import draw_samples
 
     if dataset.kind == "text":
-        return atomic_write_json(folder / SWEEP, {"title": title, "sweep": tradeoff.sweep(model, dataset, device=device),
+        return atomic_write_json(folder / SWEEP, {"title": title, "sweep": tradeoff.sweep(model, dataset, seed=seeds.PLOT, device=device),
                                                   "real": list(tradeoff.real_point(dataset))})
     n = PLOT_POINTS if dataset.kind == "points" else plots.GRID
-    samples = draw_samples(model, n, torch.Generator(device=device).manual_seed(0), progress=False)
+    samples = draw_samples(model, n, torch.Generator(device=device).manual_seed(seeds.PLOT), progress=False)
     return plots.write_sample_plot(folder / SAMPLES, samples, dataset, title)
 
 

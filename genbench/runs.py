@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from genbench import artefacts, distributed, train_state
+from genbench import artefacts, distributed, seeds, train_state
 from genbench.checkpoint import save_checkpoint
 from genbench.claims import claim
 from genbench.data import load_dataset
@@ -64,7 +64,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     check_recipe(recipe, dataset)  # before anything is written
     # Seeded after the checks, which may load things once per process: a run's numbers must not
     # depend on what ran before it in the same process (a bench, a worker).
-    generator = seed_everything(seed, dev)
+    generator = seed_everything(seeds.training(seed), dev)
     model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab,
                         levels=dataset.levels).to(dev)
     distributed.check(model, recipe.train.batch_size, len(dataset.train))
@@ -83,10 +83,10 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
 
         save_checkpoint(model, out / "model.safetensors", {
             "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
-            "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed,
+            "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed, "scoring_seed": seeds.scoring(seed),
         })
         # Scoring draws from its own stream, so a metric's samples do not depend on training length.
-        score_gen = torch.Generator(device=dev).manual_seed(10_000 + seed)
+        score_gen = torch.Generator(device=dev).manual_seed(seeds.scoring(seed))
         scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
                           progress=progress, options=recipe.score_options())
         if plots and seed == recipe.seeds[0]:  # the seed the plots show
@@ -100,6 +100,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
             "model": recipe.model,
             "family": model.family,
             "seed": seed,
+            "seeds": seeds.streams(seed),
             "metrics": scores["metrics"],
             "score": {"metrics": scores["metric_names"], "samples": scores["samples"], "info": scores["info"],
                       "unscored": scores["unscored"], "wall_time_s": scores["wall_time_s"]},

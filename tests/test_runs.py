@@ -103,3 +103,27 @@ def test_a_file_that_is_not_safetensors_is_refused(tmp_path):
     ckpt.write_bytes(b"\x80\x04pickle? no thanks")
     with pytest.raises(GenbenchError, match="not a safetensors file"):
         load_checkpoint(ckpt)
+
+
+def test_rescoring_a_checkpoint_reproduces_its_record(tmp_path):
+    """`score --checkpoint` samples from the run's own scoring stream by default (recorded in the
+    checkpoint's JSON and the record), so a run's checkpoint scored again gives its record's numbers."""
+    from genbench import seeds
+    from genbench.api import score
+
+    recipe = load_recipe("ring8/gmm")
+    record = run_recipe(recipe, 1, runs=tmp_path, device="cpu", progress=False, plots=False)
+    ckpt = tmp_path / "ring8/gmm/seed1/model.safetensors"
+    assert record["seeds"] == {"training": 1, "scoring": seeds.scoring(1), "plot": seeds.PLOT}
+    assert json.loads(ckpt.with_suffix(".json").read_text())["scoring_seed"] == seeds.scoring(1)
+    again = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.samples, device="cpu", quiet=True)
+    assert again["seed"] == seeds.scoring(1)
+    assert again["metrics"] == record["metrics"]
+    # A checkpoint saved before the scoring seed was recorded: derived from its run's seed.
+    config = json.loads(ckpt.with_suffix(".json").read_text())
+    del config["scoring_seed"]
+    ckpt.with_suffix(".json").write_text(json.dumps(config))
+    assert score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.samples, device="cpu",
+                 quiet=True)["metrics"] == record["metrics"]
+    other = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.samples, device="cpu", quiet=True, seed=0)
+    assert other["seed"] == 0 and other["metrics"] != record["metrics"]

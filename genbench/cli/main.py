@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
                                                   "samples than its protocol's unless this asks for them)")
-    sp.add_argument("--seed", type=int, default=0, help="seed for sampling a checkpoint or --generator (default 0)")
+    sp.add_argument("--seed", type=int, help="seed for sampling a checkpoint or --generator (default: a run "
+                                             "checkpoint's recorded scoring seed, so that it scores as its record; "
+                                             "otherwise 0)")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     sp.add_argument("--extractor", help="feature extractor for image metrics (default: the dataset's domain "
                                         "classifier; see `genbench list extractors`)")
