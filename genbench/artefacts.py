@@ -2,8 +2,8 @@
 the site are drawn from the runs folder alone and rebuilding them never loads a model.
 
 The run of a recipe's first seed (the seed the plots show) writes one artefact: for points and
-images, its sample plot (a scatter against the known modes, or a grid; genbench.leaderboard.plots);
-for text, the data of its temperature sweep (genbench.leaderboard.tradeoff), from which the
+images, its sample plot (a scatter against the known modes, or a grid; genbench.figures.samples);
+for text, the data of its temperature sweep (genbench.figures.tradeoff), from which the
 trade-off curve is drawn. A run recorded before artefacts existed gets its artefact drawn once
 from its checkpoint, the first time a leaderboard needs it (genbench.leaderboard).
 """
@@ -15,9 +15,11 @@ from pathlib import Path
 
 import torch
 
-from genbench import seeds
+from genbench import scoring, seeds
 from genbench.data import Dataset
 from genbench.errors import GenbenchError
+from genbench.figures import samples as sample_plots
+from genbench.figures import tradeoff
 from genbench.io import atomic_write_json
 
 SAMPLES = "samples.png"  # points and images: the sample plot, as the leaderboard shows it
@@ -37,17 +39,13 @@ def title(recipe_id: str, seed: int) -> str:
 
 def draw(folder: Path, model, dataset: Dataset, title: str, device: torch.device | str = "cpu") -> Path:
     """Sample the model and write its artefact into the run folder (atomically)."""
-    # Deferred: the figures live in the leaderboard package, whose __init__ imports genbench.runs,
-    # which writes artefacts; importing them at the top would start that package half-way.
-    from genbench.leaderboard import plots, tradeoff
-    from genbench.scoring import draw_samples
-
     if dataset.kind == "text":
-        return atomic_write_json(folder / SWEEP, {"title": title, "sweep": tradeoff.sweep(model, dataset, seed=seeds.PLOT, device=device),
+        rows = tradeoff.sweep(model, dataset, seed=seeds.PLOT, device=device)
+        return atomic_write_json(folder / SWEEP, {"title": title, "sweep": rows,
                                                   "real": list(tradeoff.real_point(dataset))})
-    n = PLOT_POINTS if dataset.kind == "points" else plots.GRID
-    samples = draw_samples(model, n, torch.Generator(device=device).manual_seed(seeds.PLOT), progress=False)
-    return plots.write_sample_plot(folder / SAMPLES, samples, dataset, title)
+    n = PLOT_POINTS if dataset.kind == "points" else sample_plots.GRID
+    samples = scoring.draw_samples(model, n, torch.Generator(device=device).manual_seed(seeds.PLOT), progress=False)
+    return sample_plots.write_sample_plot(folder / SAMPLES, samples, dataset, title)
 
 
 def read_sweep(path: Path) -> dict:

@@ -42,12 +42,13 @@ def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, h
 
 
 @torch.no_grad()
-def draw_samples(model, n: int, generator: torch.Generator, progress: bool = True) -> torch.Tensor:
+def draw_samples(model, n: int, generator: torch.Generator, progress: bool = True, **options) -> torch.Tensor:
+    """n samples in chunks; `options` go to the model's sampler (e.g. a text model's temperature)."""
     chunks, left = [], n
     with tqdm(total=n, desc="sampling", unit="sample", disable=not progress or None, leave=False) as bar:
         while left > 0:
             k = min(left, SAMPLE_CHUNK)
-            chunks.append(model.sample(k, generator).float().cpu())
+            chunks.append(model.sample(k, generator, **options).float().cpu())
             left -= k
             bar.update(k)
     return torch.cat(chunks)

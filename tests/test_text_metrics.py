@@ -11,7 +11,7 @@ from sacrebleu.metrics import BLEU
 from genbench.data import load_dataset
 from genbench.data.oracle import TeacherLSTM
 from genbench.data.text import segments
-from genbench.leaderboard.tradeoff import sweep
+from genbench.figures.tradeoff import sweep
 from genbench.metrics import METRICS
 from genbench.metrics.bleu import self_bleus
 from genbench.metrics.distinct import distinct_n
@@ -112,7 +112,7 @@ def test_lower_temperature_higher_bleu_and_self_bleu_on_a_trained_model():
     rows = sweep(model, ds, temperatures=(0.5, 1.0, 1.5), n=150)
     bleu, self_bleu = [r["bleu"] for r in rows], [r["self_bleu"] for r in rows]
     assert bleu[0] > bleu[1] > bleu[2] and self_bleu[0] > self_bleu[1] > self_bleu[2], rows
-    assert model.temperature == 1.0  # restored
+    assert model.temperature == 1.0  # the sweep sets each draw's temperature, never the model's
 
 
 def test_signature_is_stored_with_the_numbers(oracle_small):

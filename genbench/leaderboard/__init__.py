@@ -90,7 +90,7 @@ def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None 
 
 def plot_images(board: Board) -> dict[str, bytes]:
     """recipe id -> its PNG plot: the sample plot as the run wrote it, or the curve of its sweep data."""
-    from genbench.leaderboard.tradeoff import sweep_figure
+    from genbench.figures.tradeoff import sweep_figure
 
     return {rid: sweep_figure(artefacts.read_sweep(path)) if path.name == artefacts.SWEEP else path.read_bytes()
             for rid, path in board.artefacts.items()}

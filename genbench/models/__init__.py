@@ -55,7 +55,8 @@ class GenerativeModel(nn.Module):
         return False
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """n samples of shape (n, *data_shape), in model space, drawn only from `generator`."""
+        """n samples of shape (n, *data_shape), in model space, drawn only from `generator`. A family
+        may take keyword options that change one draw and never the model (text: `temperature`)."""
         raise NotImplementedError
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:

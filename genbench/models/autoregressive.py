@@ -70,14 +70,16 @@ class Autoregressive(GenerativeModel):
         return torch.cat(out)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator, temperature: float | None = None) -> torch.Tensor:
+        """`temperature`: this draw's (a sweep's); default the model's own."""
         device = generator.device
+        temperature = self.temperature if temperature is None else temperature
         state = self.start(n)
         token = torch.full((n,), self.BOS, dtype=torch.int64, device=device)
         out = torch.empty(n, self.T, dtype=torch.int64, device=device)
         for t in range(self.T):
             logits, state = self.step(state, token)
-            probs = sampling_log_probs(logits.double(), self.temperature, self.top_k).exp()
+            probs = sampling_log_probs(logits.double(), temperature, self.top_k).exp()
             token = torch.multinomial(probs, 1, generator=generator)[:, 0]
             out[:, t] = token
         return out
