@@ -331,25 +331,25 @@ def score_given_samples(samples: str, dataset, metrics, json, n_samples, seed, d
                        samples=x)
 
 
-def score_given_generator(generator, generator_kwargs, dataset, metrics, json, n_samples, seed, device, extractor,
-                          inception_weights, kid_subset_size, baselines, quiet) -> dict:
-    """--generator: the user's factory, called here; its samples are checked like a samples file."""
+def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_samples, seed, device, extractor,
+                        inception_weights, kid_subset_size, baselines, quiet) -> dict:
+    """--factory: the user's model, built by their factory and sampled here."""
     from genbench import env
     from genbench.data import load_dataset
-    from genbench.generators import describe, generator_samples, parse_kwargs
+    from genbench.factories import describe, factory_samples, parse_kwargs
     from genbench.scoring import samples_wanted
 
     options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
     dev = env.resolve_device(device)
-    generator_kwargs = parse_kwargs(generator_kwargs)  # bad JSON is refused before anything loads
+    factory_kwargs = parse_kwargs(factory_kwargs)  # bad JSON is refused before anything loads
     if dataset is None:
-        raise GenbenchError("--generator needs --dataset NAME to score against")
+        raise GenbenchError("--factory needs --dataset NAME to score against")
     data = load_dataset(dataset)
-    source = {"generator": describe(generator), "generator_kwargs": generator_kwargs}
+    source = {"factory": describe(factory), "factory_kwargs": factory_kwargs}
     check_inception_weights(inception_weights, extractor or data.extractor)
-    # A user's generator is checked like a samples file: NaN is bad input, refused before scoring.
+    # A user's model is checked like a samples file: NaN is bad input, refused before scoring.
     drawing = time.perf_counter()
-    x = generator_samples(generator, generator_kwargs, data, n_samples or samples_wanted(data, metrics, options),
+    x = factory_samples(factory, factory_kwargs, data, n_samples or samples_wanted(data, metrics, options),
                           dev, seed, progress=not quiet)
     source["sampling_time_s"] = time.perf_counter() - drawing
     return score_drawn(data, source, metrics, options, json, n_samples, seed, dev, quiet, samples=x)
@@ -357,12 +357,12 @@ def score_given_generator(generator, generator_kwargs, dataset, metrics, json, n
 
 # What `score` can be given, each scored by its own function, called with the arguments it names.
 SCORE_SOURCES = {"checkpoint": score_given_checkpoint, "samples": score_given_samples,
-                 "generator": score_given_generator, "features": score_given_features,
+                 "factory": score_given_factory, "features": score_given_features,
                  "hf_model": score_given_hf_model, "text": score_given_text}
 
 # An option that only one source takes, refused without it.
 WITH_TEXT = "goes with --text HYPS (system outputs, one segment per line)"
-SOURCE_OPTIONS = {"generator_kwargs": ("generator", "--generator-kwargs goes with --generator pkg.module:factory"),
+SOURCE_OPTIONS = {"factory_kwargs": ("factory", "--factory-kwargs goes with --factory pkg.module:build"),
                   "hf_stride": ("hf_model", "--hf-stride goes with --hf-model DIR"),
                   "reference_features": ("features", "--features and --reference-features go together"),
                   "refs": ("text", f"--refs {WITH_TEXT}"),
@@ -375,12 +375,12 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
           seed: int | None = None, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
           text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
-          quiet: bool = False, generator=None, generator_kwargs: str | dict | None = None,
+          quiet: bool = False, factory=None, factory_kwargs: str | dict | None = None,
           hf_model: str | None = None, hf_stride: int | None = None, sacrebleu: list[str] | dict | None = None,
           compare: str | None = None) -> dict:
-    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own generator
-    ('pkg.module:factory' or the factory itself, called with `generator_kwargs`; see
-    genbench/generators.py), feature arrays, a Hugging Face causal LM folder (bits per character and
+    """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own model built by
+    `factory` ('pkg.module:build' or the function itself, called with `factory_kwargs`; see
+    genbench/factories.py), feature arrays, a Hugging Face causal LM folder (bits per character and
     byte of the dataset's held-out text), or a file of system outputs (--text) against reference
     files (--refs), with sacrebleu's options (`sacrebleu`: ["tokenize=intl", ...] or
     {"tokenize": "intl"}) and a baseline system to test against (`compare`).
@@ -391,7 +391,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     args = dict(locals())
     given = [name for name in SCORE_SOURCES if args[name] is not None]
     if len(given) != 1:
-        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --generator pkg.module:factory, "
+        raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --factory pkg.module:build, "
                             "--features FILE, --hf-model DIR or --text FILE")
     source = given[0]
     for option, (owner, message) in SOURCE_OPTIONS.items():

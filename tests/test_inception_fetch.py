@@ -65,7 +65,7 @@ def test_fetch_a_dataset_lists_its_verified_files(cli):
 @pytest.mark.parametrize("args", [
     ["--samples", "S", "--dataset", "digits"],  # the dataset's default extractor is digits-cnn
     ["--samples", "S", "--dataset", "digits", "--extractor", "digits-cnn"],
-    ["--generator", "tests.user_generators:ring", "--dataset", "ring8"],  # no extractor at all
+    ["--factory", "tests.user_factories:ring", "--dataset", "ring8"],  # no extractor at all
     ["--text", "S", "--refs", "S"],
 ])
 def test_inception_weights_without_an_inception_extractor(cli, tmp_path, args):

@@ -17,7 +17,7 @@ EPILOG = """examples:
   genbench train grid25/gmm --seed 1        one run: runs/grid25/gmm/seed1/{model.safetensors,record.json}
   genbench score --checkpoint runs/grid25/gmm/seed1/model.safetensors
   genbench score --samples my.npy --dataset ring8 --json scores.json
-  genbench score --generator mypkg.models:build --dataset digits --generator-kwargs '{"width": 64}'
+  genbench score --factory mypkg.models:build --dataset digits --factory-kwargs '{"width": 64}'
   genbench score --hf-model ./my-gpt2 --dataset shakespeare-char   bits per character and per byte
   genbench score --text hyps.txt --refs refs.txt   corpus BLEU, chrF and TER (sacrebleu, with signatures)
   genbench score --text hyps.txt --refs r1.txt r2.txt --sacrebleu tokenize=intl --compare baseline.txt
@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="torch threads per run (default: one per core). The thread count is part of what sets a "
                          "run's numbers on the CPU (it is recorded with each run): `--threads 1` reproduces a run of `bench --jobs 2` on 2 cores")
 
-    sp = add("score", "score a checkpoint, samples, your generator, a Hugging Face LM, features or MT outputs",
-             "Score a model checkpoint (sampled here), an array of samples or your own generator (sampled here) "
+    sp = add("score", "score a checkpoint, samples, your own model, a Hugging Face LM, features or MT outputs",
+             "Score a model checkpoint (sampled here), an array of samples or your own model (sampled here) "
              "against a dataset, a Hugging Face causal LM on a text dataset's held-out text, features, or "
              "system outputs against references. "
              "Prints a table; --json writes {\"metrics\": {...}, \"samples\": N, \"dataset\": ..., \"versions\": ...}.")
@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--samples", help=".npy/.npz array of shape (N, *data shape) ((N, 2) for 2-D data; images "
                                        "(N,H,W) or (N,C,H,W), uint8 0-255 or float in [0,1]; text: token ids (N, T)), "
                                        "or a folder of PNGs")
-    src.add_argument("--generator", metavar="PKG.MODULE:FACTORY",
-                     help="your generator: FACTORY(**--generator-kwargs) returns an object with sample(n, generator), "
+    src.add_argument("--factory", metavar="PKG.MODULE:BUILD",
+                     help="your own model: BUILD(**--factory-kwargs) returns an object with sample(n, generator), "
                           "a torch_fidelity GenerativeModelBase, or a callable (n, generator) -> tensor; samples are "
                           "drawn on --device with --seed and checked like a --samples file (needs --dataset)")
     src.add_argument("--hf-model", metavar="DIR",
@@ -92,14 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--compare", metavar="BASELINE",
                     help="another system's outputs for --text: paired bootstrap resampling (sacrebleu's --paired-bs) "
                          "of --text against it, p-value per metric")
-    sp.add_argument("--dataset", help="dataset to score against (required with --samples, --generator and --hf-model)")
+    sp.add_argument("--dataset", help="dataset to score against (required with --samples, --factory and --hf-model)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
-    sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint or --generator, or the first N "
+    sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint or --factory, or the first N "
                                                   "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
                                                   "samples than its protocol's unless this asks for them)")
-    sp.add_argument("--seed", type=int, help="seed for sampling a checkpoint or --generator (default: a run "
+    sp.add_argument("--seed", type=int, help="seed for sampling a checkpoint or --factory (default: a run "
                                              "checkpoint's recorded scoring seed, so that it scores as its record; "
                                              "otherwise 0)")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(or set GENBENCH_INCEPTION_WEIGHTS)")
     sp.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
     sp.add_argument("--reference-features", help="(N, d) reference features for --features")
-    sp.add_argument("--generator-kwargs", metavar="JSON",
-                    help="keyword arguments for the --generator factory, a JSON object, e.g. '{\"width\": 64}'")
+    sp.add_argument("--factory-kwargs", metavar="JSON",
+                    help="keyword arguments for the --factory function, a JSON object, e.g. '{\"width\": 64}'")
     sp.add_argument("--hf-stride", type=int, metavar="N",
                     help="--hf-model: tokens each window of the model's context advances (default: half the "
                          "context; the context itself gives lm-evaluation-harness's rolling windows)")
@@ -261,8 +261,8 @@ def cmd_score(args) -> int:
                 extractor=args.extractor, inception_weights=args.inception_weights,
                 kid_subset_size=args.kid_subset_size, features=args.features,
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
-                baselines=args.baselines, quiet=args.quiet, generator=args.generator,
-                generator_kwargs=args.generator_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
+                baselines=args.baselines, quiet=args.quiet, factory=args.factory,
+                factory_kwargs=args.factory_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
                 sacrebleu=args.sacrebleu, compare=args.compare)
     if out.get("hf_model"):
         print(f"{out['dataset']}: {out['hf_model']} on {out['info']['bits-per-byte']['characters']} held-out characters")

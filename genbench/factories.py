@@ -1,6 +1,6 @@
-"""Your own generator, scored like a samples file: `genbench score --generator pkg.module:factory`.
+"""Your own model, scored like a samples file: `genbench score --factory pkg.module:build`.
 
-`factory(**generator_kwargs)` returns one of these (torch-fidelity's generative-model wrapper is
+`build(**factory_kwargs)` returns one of these (torch-fidelity's generative-model wrapper is
 the anchor for the convention):
 
   - an object with `sample(n, generator) -> tensor` (genbench's own model protocol), e.g. an nn.Module;
@@ -12,7 +12,7 @@ the anchor for the convention):
 An nn.Module is moved to the scoring device and put in eval mode; `generator` is a
 `torch.Generator` on that device seeded with `--seed`. Samples are drawn in batches of BATCH
 without gradients, then pass the very checks a samples file passes (shape, dtype, range, NaN), so
-a broken generator is refused as bad input instead of being scored.
+a broken model is refused as bad input instead of being scored.
 """
 
 from __future__ import annotations
@@ -44,45 +44,45 @@ def _why(e: BaseException) -> str:
 
 
 def describe(factory: str | Callable) -> str:
-    """How messages and the JSON record name the generator."""
+    """How messages and the JSON record name the factory."""
     if isinstance(factory, str):
         return factory
     return f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}"
 
 
 def import_factory(spec: str) -> Callable:
-    """The object at 'pkg.module:factory' (the attribute may be dotted: 'pkg.mod:Class.build')."""
+    """The object at 'pkg.module:build' (the attribute may be dotted: 'pkg.mod:Class.build')."""
     module_name, colon, attr = spec.partition(":")
     if not colon or not module_name or not attr:
-        raise GenbenchError(f"--generator {spec!r} must be pkg.module:factory (a module you can import, a colon, "
-                            "and the function in it that builds your generator)")
+        raise GenbenchError(f"--factory {spec!r} must be pkg.module:build (a module you can import, a colon, "
+                            "and the function in it that builds your model)")
     if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m genbench` would: a module beside you
         sys.path.append(os.getcwd())
     try:
         obj = importlib.import_module(module_name)
     except Exception as e:  # the user's module fails to import: bad input, said in one line
-        raise GenbenchError(f"--generator {spec}: cannot import {module_name!r} ({_why(e)})") from None
+        raise GenbenchError(f"--factory {spec}: cannot import {module_name!r} ({_why(e)})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
-            raise GenbenchError(f"--generator {spec}: " + unknown_name_message("function", part, names))
+            raise GenbenchError(f"--factory {spec}: " + unknown_name_message("function", part, names))
         obj = getattr(obj, part)
     if not callable(obj):
-        raise GenbenchError(f"--generator {spec} is a {type(obj).__name__}, not a function that builds a generator")
+        raise GenbenchError(f"--factory {spec} is a {type(obj).__name__}, not a function that builds a model")
     return obj
 
 
 def parse_kwargs(kwargs: str | dict | None) -> dict:
-    """--generator-kwargs: a JSON object (CLI) or a dict (Python)."""
+    """--factory-kwargs: a JSON object (CLI) or a dict (Python)."""
     if kwargs is None:
         return {}
     if isinstance(kwargs, str):
         try:
             kwargs = json.loads(kwargs)
         except json.JSONDecodeError as e:
-            raise GenbenchError(f"--generator-kwargs is not valid JSON ({e})") from None
+            raise GenbenchError(f"--factory-kwargs is not valid JSON ({e})") from None
     if not isinstance(kwargs, dict):
-        raise GenbenchError("--generator-kwargs must be a JSON object of keyword arguments, e.g. '{\"width\": 64}'")
+        raise GenbenchError("--factory-kwargs must be a JSON object of keyword arguments, e.g. '{\"width\": 64}'")
     return kwargs
 
 
@@ -114,13 +114,13 @@ def sampler(obj, name: str, device: torch.device, seed: int) -> Callable[[int], 
 
         return draw
     if isinstance(obj, torch.nn.Module):
-        raise GenbenchError(f"--generator {name} returned an nn.Module ({type(obj).__name__}) without a "
+        raise GenbenchError(f"--factory {name} returned an nn.Module ({type(obj).__name__}) without a "
                             "sample(n, generator) method: add one, or return torch_fidelity."
                             "GenerativeModelModuleWrapper(module, z_size, z_type, num_classes)")
     if callable(obj):
         g = torch.Generator(device=device).manual_seed(seed)
         return lambda k: obj(k, g)
-    raise GenbenchError(f"--generator {name} returned a {type(obj).__name__}; expected an object with "
+    raise GenbenchError(f"--factory {name} returned a {type(obj).__name__}; expected an object with "
                         "sample(n, generator), a torch_fidelity GenerativeModelBase, or a callable (n, generator)")
 
 
@@ -136,16 +136,16 @@ def draw(sample: Callable[[int], object], n: int, name: str, progress: bool = Tr
             except GenbenchError:
                 raise
             except Exception as e:  # the user's sampler failed: one line that says where
-                raise GenbenchError(f"--generator {name} failed drawing {k} samples ({_why(e)})") from None
+                raise GenbenchError(f"--factory {name} failed drawing {k} samples ({_why(e)})") from None
             if isinstance(x, np.ndarray):
                 x = torch.from_numpy(x)
             if not isinstance(x, torch.Tensor):
-                raise GenbenchError(f"--generator {name} returned a {type(x).__name__}; expected a tensor of samples")
+                raise GenbenchError(f"--factory {name} returned a {type(x).__name__}; expected a tensor of samples")
             if x.ndim == 0 or len(x) != k:
-                raise GenbenchError(f"--generator {name} returned {tuple(x.shape)} when asked for {k} samples "
+                raise GenbenchError(f"--factory {name} returned {tuple(x.shape)} when asked for {k} samples "
                                     f"(expected {k} rows)")
             if chunks and x.shape[1:] != chunks[0].shape[1:]:
-                raise GenbenchError(f"--generator {name} returned samples of shape {tuple(x.shape[1:])} after "
+                raise GenbenchError(f"--factory {name} returned samples of shape {tuple(x.shape[1:])} after "
                                     f"{tuple(chunks[0].shape[1:])}")
             if x.is_floating_point() and x.dtype != torch.float64:
                 x = x.float()  # bf16/fp16 outputs have no numpy dtype
@@ -154,15 +154,15 @@ def draw(sample: Callable[[int], object], n: int, name: str, progress: bool = Tr
     return torch.cat(chunks)
 
 
-def generator_samples(factory: str | Callable, kwargs: str | dict | None, dataset: Dataset, n: int,
+def factory_samples(factory: str | Callable, kwargs: str | dict | None, dataset: Dataset, n: int,
                       device: torch.device, seed: int, progress: bool = True) -> torch.Tensor:
-    """n samples from the user's generator, checked against `dataset` exactly as a samples file is."""
+    """n samples from the user's model, checked against `dataset` exactly as a samples file is."""
     name = describe(factory)
     kwargs = parse_kwargs(kwargs)
     build = import_factory(factory) if isinstance(factory, str) else factory
     try:
         obj = build(**kwargs)
     except Exception as e:  # e.g. a keyword it does not take
-        raise GenbenchError(f"--generator {name}: the factory failed ({_why(e)})") from None
+        raise GenbenchError(f"--factory {name}: the factory failed ({_why(e)})") from None
     x = draw(sampler(obj, name, device, seed), n, name, progress)
-    return check_samples(x, dataset, what=f"samples from --generator {name}")
+    return check_samples(x, dataset, what=f"samples from --factory {name}")

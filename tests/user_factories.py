@@ -1,5 +1,5 @@
-"""Generators as a user's own package defines them, for `genbench score --generator` tests
-(imported by the CLI as `tests.user_generators:NAME`)."""
+"""Factories as a user's own package defines them, for `genbench score --factory` tests
+(imported by the CLI as `tests.user_factories:NAME`)."""
 
 import numpy as np
 import torch
