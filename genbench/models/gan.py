@@ -75,7 +75,7 @@ class GAN(NeuralModel):
         if update == "simultaneous" and critic_steps != 1:
             raise ValueError(f"update 'simultaneous' takes one discriminator step per generator step, "
                              f"not critic_steps = {critic_steps}")
-        self.kind, self.latent, self.critic_steps, self.pack = loss, latent, critic_steps, pack
+        self.gan_loss, self.latent, self.critic_steps, self.pack = loss, latent, critic_steps, pack
         self.gp_weight, self.label_smoothing, self.images = gp_weight, label_smoothing, images
         self.simultaneous = update == "simultaneous"
         self.d_input: tuple[int, ...] = (self.dim,)  # MLP players see flat vectors
@@ -107,7 +107,7 @@ class GAN(NeuralModel):
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         d_real, d_fake = self.D(real), self.D(fake)
-        if self.kind == "nonsaturating":
+        if self.gan_loss == "nonsaturating":
             target = torch.full_like(d_real, 1.0 - self.label_smoothing)
             return F.binary_cross_entropy_with_logits(d_real, target) + F.softplus(d_fake).mean()
         u = torch.rand(len(real), *[1] * (real.dim() - 1), generator=generator, device=real.device)
@@ -118,7 +118,7 @@ class GAN(NeuralModel):
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         d_fake = self.D(fake)
-        return F.softplus(-d_fake).mean() if self.kind == "nonsaturating" else -d_fake.mean()
+        return F.softplus(-d_fake).mean() if self.gan_loss == "nonsaturating" else -d_fake.mean()
 
     def _update(self, *players) -> None:
         """(optimizer, loss, parameters) per player: every gradient at the current weights, then the steps."""
