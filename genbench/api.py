@@ -150,7 +150,7 @@ def score_features(features: str, reference_features: str, metrics: list[str] | 
                                 f"choose from {', '.join(FEATURE_METRICS)}")
         values.update({f"{k}@features": v for k, v in metric.from_features({"features": gen}, {"features": ref}).items()})
     return {"metrics": values, "metric_names": list(metrics or FEATURE_METRICS), "info": {}, "dataset": None,
-            "samples": len(gen),
+            "n_samples": len(gen),
             "reference_samples": len(ref), "features_file": str(features),
             "reference_features_file": str(reference_features)}
 
@@ -167,7 +167,7 @@ def score_text(text: str, refs: str | list[str] | None, json: str | None = None,
     start = time.perf_counter()
     result = CorpusTranslation.score_files(text, refs, sacrebleu, compare)
     out = {"metrics": result["metrics"], "metric_names": [CorpusTranslation.name],
-           "info": {CorpusTranslation.name: result["signatures"]}, "samples": result["segments"], "dataset": None,
+           "info": {CorpusTranslation.name: result["signatures"]}, "n_samples": result["segments"], "dataset": None,
            "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"]}
     if compare is not None:
         out.update({"compare": str(compare), "paired_bootstrap": result["paired_bootstrap"]})
@@ -267,25 +267,25 @@ def score_given_features(features: str, reference_features: str, metrics, json, 
     return out
 
 
-def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, seed, dev, quiet, model=None,
+def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, scoring_seed, dev, quiet, model=None,
                 samples=None) -> dict:
     """Score a model's samples (drawn here) or given samples against `data`; the record of `source`."""
     from genbench import env
     from genbench.scoring import evaluate
 
     result = evaluate(data, metrics, model=model, samples=samples, n_samples=n_samples,
-                      generator=torch.Generator(device=dev).manual_seed(seed),
+                      generator=torch.Generator(device=dev).manual_seed(scoring_seed),
                       progress=not quiet, options=options)
     out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
-           "samples": result["samples"],
-           "dataset": data.name, **source, "seed": seed, "versions": env.versions(), "device": dev.type,
+           "n_samples": result["n_samples"],
+           "dataset": data.name, **source, "scoring_seed": scoring_seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
     if json is not None:
         atomic_write_json(json, out)
     return out
 
 
-def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, seed, device, extractor,
+def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
                            inception_weights, kid_subset_size, baselines, quiet) -> dict:
     """--checkpoint: a trained model, sampled here."""
     from genbench import env
@@ -298,11 +298,11 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     ds_name = config.get("dataset")
     if dataset is not None and dataset != ds_name:
         raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
-    if seed is None:  # the run's own scoring stream, so that re-scoring a run's checkpoint gives its record
+    if scoring_seed is None:  # the run's own scoring stream, so that re-scoring a run's checkpoint gives its record
         from genbench.seeds import checkpoint_scoring_seed
 
         recorded = checkpoint_scoring_seed(config)
-        seed = 0 if recorded is None else recorded
+        scoring_seed = 0 if recorded is None else recorded
     data = load_dataset(ds_name, config.get("dataset_params", {}))
     if tuple(data.shape) != tuple(model.data_shape):
         raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
@@ -310,11 +310,11 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
         raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
                             f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
     check_inception_weights(inception_weights, extractor or data.extractor)
-    return score_drawn(data, {"checkpoint": str(checkpoint)}, metrics, options, json, n_samples, seed, dev, quiet,
+    return score_drawn(data, {"checkpoint": str(checkpoint)}, metrics, options, json, n_samples, scoring_seed, dev, quiet,
                        model=model)
 
 
-def score_given_samples(samples: str, dataset, metrics, json, n_samples, seed, device, extractor,
+def score_given_samples(samples: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
                         inception_weights, kid_subset_size, baselines, quiet) -> dict:
     """--samples: a .npy/.npz file or a folder of PNG images."""
     from genbench import env
@@ -327,11 +327,11 @@ def score_given_samples(samples: str, dataset, metrics, json, n_samples, seed, d
     data = load_dataset(dataset)
     x = check_samples(load_samples(samples), data, what=f"samples in {samples}")
     check_inception_weights(inception_weights, extractor or data.extractor)
-    return score_drawn(data, {"samples_file": str(samples)}, metrics, options, json, n_samples, seed, dev, quiet,
+    return score_drawn(data, {"samples_file": str(samples)}, metrics, options, json, n_samples, scoring_seed, dev, quiet,
                        samples=x)
 
 
-def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_samples, seed, device, extractor,
+def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
                         inception_weights, kid_subset_size, baselines, quiet) -> dict:
     """--factory: the user's model, built by their factory and sampled here."""
     from genbench import env
@@ -350,9 +350,9 @@ def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_sampl
     # A user's model is checked like a samples file: NaN is bad input, refused before scoring.
     drawing = time.perf_counter()
     x = factory_samples(factory, factory_kwargs, data, n_samples or samples_wanted(data, metrics, options),
-                          dev, seed, progress=not quiet)
+                          dev, scoring_seed, progress=not quiet)
     source["sampling_time_s"] = time.perf_counter() - drawing
-    return score_drawn(data, source, metrics, options, json, n_samples, seed, dev, quiet, samples=x)
+    return score_drawn(data, source, metrics, options, json, n_samples, scoring_seed, dev, quiet, samples=x)
 
 
 # What `score` can be given, each scored by its own function, called with the arguments it names.
@@ -372,7 +372,7 @@ SOURCE_OPTIONS = {"factory_kwargs": ("factory", "--factory-kwargs goes with --fa
 
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
-          seed: int | None = None, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
+          scoring_seed: int | None = None, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
           kid_subset_size: int | None = None, features: str | None = None, reference_features: str | None = None,
           text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
           quiet: bool = False, factory=None, factory_kwargs: str | dict | None = None,
@@ -406,10 +406,10 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
             args["metrics"] = [m.strip() for m in metrics.split(",") if m.strip()] or None
         if n_samples is not None and n_samples < 1:
             raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
-    if seed is not None and seed < 0:
-        raise GenbenchError(f"--seed must be >= 0, got {seed}")
-    if source != "checkpoint" and seed is None:
-        args["seed"] = 0
+    if scoring_seed is not None and scoring_seed < 0:
+        raise GenbenchError(f"--scoring-seed must be >= 0, got {scoring_seed}")
+    if source != "checkpoint" and scoring_seed is None:
+        args["scoring_seed"] = 0
     scorer = SCORE_SOURCES[source]
     return scorer(**{name: args[name] for name in inspect.signature(scorer).parameters})
 

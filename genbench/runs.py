@@ -87,7 +87,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
         })
         # Scoring draws from its own stream, so a metric's samples do not depend on training length.
         score_gen = torch.Generator(device=dev).manual_seed(seeds.scoring(seed))
-        scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.samples, generator=score_gen,
+        scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=score_gen,
                           progress=progress, options=recipe.score_options())
         if plots and seed == recipe.seeds[0]:  # the seed the plots show
             artefacts.draw(out, model, dataset, artefacts.title(recipe.id, seed), dev)
@@ -102,7 +102,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
             "seed": seed,
             "seeds": seeds.streams(seed),
             "metrics": scores["metrics"],
-            "score": {"metrics": scores["metric_names"], "samples": scores["samples"], "info": scores["info"],
+            "score": {"metrics": scores["metric_names"], "n_samples": scores["n_samples"], "info": scores["info"],
                       "unscored": scores["unscored"], "wall_time_s": scores["wall_time_s"]},
             "train": {k: v for k, v in train_info.items()},
             "wall_time_s": time.perf_counter() - started,

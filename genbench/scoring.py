@@ -73,7 +73,7 @@ def enough_samples(samples: torch.Tensor, dataset: Dataset, chosen: list[Metric]
 def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
              n_samples: int | None = None, generator: torch.Generator | None = None,
              progress: bool = True, options: dict | None = None) -> dict:
-    """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "samples": n, ...}.
+    """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "n_samples": n, ...}.
 
     `n_samples` is how many samples are scored: drawn from `model`, or the first of `samples`.
     `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size, baselines).
@@ -110,7 +110,7 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
         "info": info,
         "unscored": unscored,  # metric -> why it has no value
         "metric_names": [m.name for m in chosen],
-        "samples": 0 if samples is None else int(len(samples)),
+        "n_samples": 0 if samples is None else int(len(samples)),
         "wall_time_s": time.perf_counter() - start,
     }
 

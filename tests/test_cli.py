@@ -43,7 +43,7 @@ def test_score_checkpoint_json_form(cli, trained, tmp_path):
     assert code == 0 and "modes" in out
     doc = read_json(out_file)
     assert set(doc["metrics"]) == {"nll", "modes", "hq_fraction", "reverse_kl"}
-    assert doc["metrics"]["modes"] == 25 and doc["samples"] == 2500 and doc["dataset"] == "grid25"
+    assert doc["metrics"]["modes"] == 25 and doc["n_samples"] == 2500 and doc["dataset"] == "grid25"
     assert "torch" in doc["versions"]
 
 

@@ -24,7 +24,7 @@ def score_both(cli, tmp_path, samples, *args):
     code, _, err = cli("score", *args, "--json", tmp_path / "gen.json", "-q")
     assert code == 0, err
     dataset = args[args.index("--dataset") + 1]
-    rest = [a for a in args[args.index("--dataset") + 2:] if a not in ("--seed", "3", "--device", "cpu")]
+    rest = [a for a in args[args.index("--dataset") + 2:] if a not in ("--scoring-seed", "3", "--device", "cpu")]
     code, _, err = cli("score", "--samples", tmp_path / "s.npy", "--dataset", dataset, *rest,
                        "--json", tmp_path / "file.json", "-q")
     assert code == 0, err
@@ -36,10 +36,10 @@ def test_callable_generator_equals_its_samples_file(cli, tmp_path):
     fn = user_factories.ring(radius=0.99)
     samples = by_batches(lambda k: fn(k, g), 2500)  # coverage's protocol count
     gen, file = score_both(cli, tmp_path, samples, "--factory", f"{MOD}:ring", "--factory-kwargs",
-                           '{"radius": 0.99}', "--dataset", "ring8", "--seed", "3", "--device", "cpu")
-    assert gen["metrics"] == file["metrics"] and gen["samples"] == 2500
+                           '{"radius": 0.99}', "--dataset", "ring8", "--scoring-seed", "3", "--device", "cpu")
+    assert gen["metrics"] == file["metrics"] and gen["n_samples"] == 2500
     assert gen["metrics"]["modes"] == 8
-    assert (gen["factory"], gen["factory_kwargs"], gen["seed"]) == (f"{MOD}:ring", {"radius": 0.99}, 3)
+    assert (gen["factory"], gen["factory_kwargs"], gen["scoring_seed"]) == (f"{MOD}:ring", {"radius": 0.99}, 3)
 
 
 def test_torch_fidelity_model_equals_its_samples_file(cli, tmp_path):
@@ -48,19 +48,19 @@ def test_torch_fidelity_model_equals_its_samples_file(cli, tmp_path):
     samples = by_batches(lambda k: model(torch.from_numpy(rng.randn(k, 16)).float()), 300)  # uint8 images
     assert samples.dtype == torch.uint8
     gen, file = score_both(cli, tmp_path, samples, "--factory", f"{MOD}:digits_wrapper", "--dataset", "digits",
-                           "--metrics", "fid,is", "--n-samples", "300", "--seed", "3")
+                           "--metrics", "fid,is", "--n-samples", "300", "--scoring-seed", "3")
     assert gen["metrics"] == file["metrics"] and set(gen["metrics"]) == {"fid@digits-cnn", "is@digits-cnn"}
 
 
 def test_module_with_sample_and_python_api(tmp_path):
     """An nn.Module with sample(n, generator), given to genbench.score as the factory itself."""
-    a = genbench.score(factory=user_factories.Ring, factory_kwargs={"radius": 0.9}, dataset="ring8", seed=3,
+    a = genbench.score(factory=user_factories.Ring, factory_kwargs={"radius": 0.9}, dataset="ring8", scoring_seed=3,
                        device="cpu", quiet=True)
-    b = genbench.score(factory=f"{MOD}:ring", factory_kwargs='{"radius": 0.9}', dataset="ring8", seed=3,
+    b = genbench.score(factory=f"{MOD}:ring", factory_kwargs='{"radius": 0.9}', dataset="ring8", scoring_seed=3,
                        device="cpu", quiet=True)
     assert a["metrics"] == b["metrics"] and a["factory"] == f"{MOD}:Ring"
     c = genbench.score(factory=f"{MOD}:numpy_array", dataset="ring8", n_samples=10, quiet=True)
-    assert c["samples"] == 10
+    assert c["n_samples"] == 10
 
 
 @pytest.mark.parametrize("spec, extra, needle", [

@@ -90,7 +90,7 @@ def test_json_through_a_symlink_writes_its_target(cli, tmp_path, text_pair, targ
     code, _, err = cli(*text_pair, "--json", link)
     assert code == 0, err
     assert link.is_symlink() and os.readlink(link) == str(Path("results") / "latest.json")
-    assert read_json(target)["samples"] == 2
+    assert read_json(target)["n_samples"] == 2
     assert sorted(p.name for p in results.iterdir()) == ["latest.json"]  # no temp file left behind
 
 

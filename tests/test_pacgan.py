@@ -72,7 +72,7 @@ MAIN_CASES = {"nonsaturating": ({"hidden": 32, "batch_norm": True, "dropout": 0.
 
 
 @pytest.mark.parametrize("kind", list(MAIN_GAN))
-def test_pack_1_is_the_gan_before_packing_bit_for_bit(one_thread, kind):
+def test_pack_1_is_the_gan_before_packing(one_thread, kind):
     hp, cfg = MAIN_CASES[kind]
     torch.manual_seed(0)
     model = build_model("gan", (2,), {**hp, "pack": 1})
@@ -80,7 +80,12 @@ def test_pack_1_is_the_gan_before_packing_bit_for_bit(one_thread, kind):
     g, x = torch.Generator().manual_seed(1), torch.randn(64, 2, generator=torch.Generator().manual_seed(2))
     losses = [tuple(model.train_step(x, g).values()) for _ in range(5)]
     floats = [p.double() for p in model.state_dict().values() if p.is_floating_point()]
-    assert (losses, sum(p.sum().item() for p in floats), sum(p.abs().sum().item() for p in floats)) == MAIN_GAN[kind]
+    # MKL's matmuls round differently from one CPU model to another (one thread or not), so the
+    # reference holds to float32 rounding (1e-6 relative) rather than to the last bit of a sum.
+    got = ([v for step in losses for v in step], sum(p.sum().item() for p in floats), sum(p.abs().sum().item() for p in floats))
+    ref = MAIN_GAN[kind]
+    assert got[0] == pytest.approx([v for step in ref[0] for v in step], rel=1e-6)
+    assert got[1:] == pytest.approx(ref[1:], rel=1e-6)
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
@@ -143,7 +148,7 @@ def test_pacgan_suites_are_the_papers_grid_of_settings():
             (d, m) for d in ("ring8", "grid25") for m in (1, 2, 3, 4))
         for r in recipes:
             m = r.model_params["pack"]
-            assert r.seeds == list(range(10)) and r.metrics == ["coverage"] and r.samples == 2500
+            assert r.seeds == list(range(10)) and r.metrics == ["coverage"] and r.n_samples == 2500
             assert r.train.batch_size == 100 * m and r.train.steps == steps and r.dataset_params["n_train"] == 100_000
             assert (r.train.lr, r.train.beta1, r.train.beta2) == (1e-4, 0.8, 0.999)
             assert r.published.trials == 10 and set(r.published.values) == {"modes", "hq_fraction", "reverse_kl"}

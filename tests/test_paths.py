@@ -22,7 +22,7 @@ covariance = "diag"
 steps = 2
 [score]
 metrics = ["fid"]
-samples = 300
+n_samples = 300
 """
 
 

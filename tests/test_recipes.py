@@ -4,6 +4,7 @@ import pytest
 
 from genbench.errors import GenbenchError
 from genbench.recipes import list_recipes, load_recipe, load_suite
+from tests.conftest import REPO
 
 GOOD = """
 version = 1
@@ -56,6 +57,8 @@ def test_hash_tracks_numbers_not_seeds_or_description(tmp_path):
     (lambda t: t.replace("[model]", "[model"), "not valid TOML"),
     (lambda t: 'device = "tpu"\n' + t, "unknown device 'tpu'"),
     (lambda t: t + "\nfoo = 1\n", "unknown [score] key 'foo'"),
+    (lambda t: t + "\nsamples = 300\n", "unknown [score] key 'samples'; valid [score] keys: extractor, metrics, "
+                                         "n_samples (did you mean 'n_samples'?)"),
 ])
 def test_bad_recipes_are_refused_with_the_culprit_named(tmp_path, edit, needle):
     with pytest.raises(GenbenchError) as e:
@@ -98,3 +101,14 @@ def test_every_recipe_runs_two_steps_end_to_end(tmp_path, monkeypatch, recipe_id
     record = run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
     assert record["train"]["steps"] <= 2 and record["metrics"]
     assert all(math.isfinite(v) for v in record["metrics"].values())
+
+
+@pytest.mark.parametrize("table", ["quick", "conv", "gpu", "pacgan"])
+def test_committed_tables_match_their_recipes_hashes(table):
+    """A committed leaderboard is valid only while its recipes' hashes are unchanged: renaming
+    [score] samples to n_samples (hashed under its old key) left every hash as it was."""
+    import pandas as pd
+
+    rows = pd.read_csv(REPO / "leaderboards" / f"{table}.csv")
+    assert len(rows) > 0
+    assert {rid: load_recipe(rid).hash for rid in rows["recipe"]} == dict(zip(rows["recipe"], rows["recipe_hash"]))

@@ -45,7 +45,7 @@ def test_a_runs_numbers_do_not_depend_on_what_ran_before_it_in_the_process(tmp_p
 
     text = (REPO / "baselines/digits/made.toml").read_text()
     text = text.replace("steps = 1400", "steps = 5").split("[score]")[0]
-    (tmp_path / "made.toml").write_text(text + '[score]\nmetrics = ["nll", "is"]\nsamples = 500\n')
+    (tmp_path / "made.toml").write_text(text + '[score]\nmetrics = ["nll", "is"]\nn_samples = 500\n')
     recipe = load_recipe(tmp_path / "made.toml")
     features._loaded.clear()  # as in a fresh process
     first = run_recipe(recipe, 0, runs=tmp_path / "a", device="cpu", progress=False, plots=False)
@@ -116,14 +116,14 @@ def test_rescoring_a_checkpoint_reproduces_its_record(tmp_path):
     ckpt = tmp_path / "ring8/gmm/seed1/model.safetensors"
     assert record["seeds"] == {"training": 1, "scoring": seeds.scoring(1), "plot": seeds.PLOT}
     assert json.loads(ckpt.with_suffix(".json").read_text())["scoring_seed"] == seeds.scoring(1)
-    again = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.samples, device="cpu", quiet=True)
-    assert again["seed"] == seeds.scoring(1)
+    again = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.n_samples, device="cpu", quiet=True)
+    assert again["scoring_seed"] == seeds.scoring(1)
     assert again["metrics"] == record["metrics"]
     # A checkpoint saved before the scoring seed was recorded: derived from its run's seed.
     config = json.loads(ckpt.with_suffix(".json").read_text())
     del config["scoring_seed"]
     ckpt.with_suffix(".json").write_text(json.dumps(config))
-    assert score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.samples, device="cpu",
+    assert score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.n_samples, device="cpu",
                  quiet=True)["metrics"] == record["metrics"]
-    other = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.samples, device="cpu", quiet=True, seed=0)
-    assert other["seed"] == 0 and other["metrics"] != record["metrics"]
+    other = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.n_samples, device="cpu", quiet=True, scoring_seed=0)
+    assert other["scoring_seed"] == 0 and other["metrics"] != record["metrics"]

@@ -74,9 +74,9 @@ def test_coverage_on_fewer_samples_than_the_protocol(cli, tmp_path):
     code, _, err = cli(*base, "--n-samples", 100)  # asked for on purpose: scored
     assert code == 0, err
     doc = read_json(tmp_path / "o.json")
-    assert doc["samples"] == 100 and doc["metrics"]["modes"] == 8
+    assert doc["n_samples"] == 100 and doc["metrics"]["modes"] == 8
     code, _, err = cli(*base, "--n-samples", 40)  # the first 40 of the file
-    assert code == 0 and read_json(tmp_path / "o.json")["samples"] == 40
+    assert code == 0 and read_json(tmp_path / "o.json")["n_samples"] == 40
     (tmp_path / "o.json").unlink()
     code, _, err = cli(*base, "--n-samples", 101)
     assert_one_line_error(code, err, "--n-samples 101", "100 samples")
@@ -95,4 +95,4 @@ def test_a_model_scored_on_fewer_samples_on_purpose_keeps_working():
     ds = load_dataset("ring8")
     out = evaluate(ds, ["coverage"], model=Ring(), n_samples=300, generator=torch.Generator().manual_seed(0),
                    progress=False)
-    assert out["samples"] == 300 and out["metrics"]["modes"] == 8
+    assert out["n_samples"] == 300 and out["metrics"]["modes"] == 8

@@ -42,7 +42,7 @@ def test_score_text_equals_sacrebleu(cli, tmp_path):
     code, out, _ = cli("score", "--text", tmp_path / "h.txt", "--refs", tmp_path / "r.txt", "--json", tmp_path / "s.json")
     assert code == 0 and "corpus_bleu" in out and "nrefs:1|" in out
     doc = read_json(tmp_path / "s.json")
-    assert doc["samples"] == 3
+    assert doc["n_samples"] == 3
     assert doc["metrics"]["corpus_bleu"] == pytest.approx(BLEU().corpus_score(HYPS, [REFS]).score)
     assert doc["metrics"]["chrf"] == pytest.approx(CHRF().corpus_score(HYPS, [REFS]).score)
     assert doc["metrics"]["ter"] == pytest.approx(TER().corpus_score(HYPS, [REFS]).score)
@@ -72,7 +72,7 @@ def test_lines_split_on_newline_only_as_sacrebleu_does(cli, tmp_path):
     h.write_bytes(ODD_BREAKS.encode("utf-8"))
     r.write_bytes(b"the cat sat on a mat\r\nhello there world\nfoo bar baz")  # no final newline
     doc = score_json(cli, tmp_path, h, r)
-    assert doc["samples"] == 3
+    assert doc["n_samples"] == 3
     assert doc["metrics"] == pytest.approx(sacrebleu_cli(h, r), abs=1e-6)
 
 
@@ -92,11 +92,11 @@ def test_empty_hypotheses_are_segments(cli, tmp_path):
     r.write_text("\n".join(REFS) + "\n", encoding="utf-8")
     h.write_text("\n" * len(REFS), encoding="utf-8")  # every hypothesis empty: scored, 0.0 (sacrebleu agrees)
     doc = score_json(cli, tmp_path, h, r)
-    assert doc["samples"] == 3 and doc["metrics"] == {"corpus_bleu": 0.0, "chrf": 0.0, "ter": 100.0}
+    assert doc["n_samples"] == 3 and doc["metrics"] == {"corpus_bleu": 0.0, "chrf": 0.0, "ter": 100.0}
     assert sacrebleu_cli(h, r) == {"corpus_bleu": 0.0, "chrf": 0.0, "ter": 100.0}
     h.write_text(f"{HYPS[0]}\n\n{HYPS[2]}\n", encoding="utf-8")  # one empty line among others
     doc = score_json(cli, tmp_path, h, r)
-    assert doc["samples"] == 3
+    assert doc["n_samples"] == 3
     assert doc["metrics"]["corpus_bleu"] == pytest.approx(BLEU().corpus_score([HYPS[0], "", HYPS[2]], [REFS]).score)
 
 
@@ -145,7 +145,7 @@ steps = {steps}
 batch_size = {batch}
 [score]
 metrics = ["perplexity", "nll-oracle", "bleu", "self-bleu", "distinct-n"]
-samples = 50
+n_samples = 50
 """
 
 

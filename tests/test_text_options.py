@@ -55,7 +55,7 @@ def test_several_references_equal_sacrebleu(cli, files, tmp_path, how):
     code, out, err = cli("score", "--text", files["h"], *flags, "--json", tmp_path / "s.json")
     assert code == 0, err
     doc = read_json(tmp_path / "s.json")
-    assert doc["refs"] == [str(r) for r in refs] and doc["samples"] == len(HYPS)
+    assert doc["refs"] == [str(r) for r in refs] and doc["n_samples"] == len(HYPS)
     assert "nrefs:2|" in out
     check(doc, [REFS, REFS2])
 

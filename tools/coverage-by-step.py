@@ -43,7 +43,7 @@ def main() -> None:
             cfg = dataclasses.replace(recipe.train, steps=steps, checkpoint_every=args.every)
             info = fit(model, data, cfg, generator, progress=False, state_dir=Path(state), state_key=recipe.hash)
             model.eval()
-            scores = evaluate(data, ["coverage"], model=model, n_samples=recipe.samples, progress=False,
+            scores = evaluate(data, ["coverage"], model=model, n_samples=recipe.n_samples, progress=False,
                               generator=torch.Generator().manual_seed(10_000 + args.seed))
             print(json.dumps({"recipe": args.recipe, "seed": args.seed, "step": steps, **scores["metrics"],
                               "train_s": round(info["wall_time_s"])}), flush=True)

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
              "Score a model checkpoint (sampled here), an array of samples or your own model (sampled here) "
              "against a dataset, a Hugging Face causal LM on a text dataset's held-out text, features, or "
              "system outputs against references. "
-             "Prints a table; --json writes {\"metrics\": {...}, \"samples\": N, \"dataset\": ..., \"versions\": ...}.")
+             "Prints a table; --json writes {\"metrics\": {...}, \"n_samples\": N, \"dataset\": ..., \"versions\": ...}.")
     src = sp.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a genbench .safetensors checkpoint (its .json config beside it)")
     src.add_argument("--samples", help=".npy/.npz array of shape (N, *data shape) ((N, 2) for 2-D data; images "
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
                                                   "samples than its protocol's unless this asks for them)")
-    sp.add_argument("--seed", type=int, help="seed for sampling a checkpoint or --factory (default: a run "
+    sp.add_argument("--scoring-seed", type=int, help="seed of the sampling stream for a checkpoint or --factory (default: a run "
                                              "checkpoint's recorded scoring seed, so that it scores as its record; "
                                              "otherwise 0)")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
@@ -257,7 +257,7 @@ def cmd_score(args) -> int:
     from genbench.api import score
 
     out = score(checkpoint=args.checkpoint, samples=args.samples, dataset=args.dataset, metrics=args.metrics,
-                json=args.json, n_samples=args.n_samples, seed=args.seed, device=args.device,
+                json=args.json, n_samples=args.n_samples, scoring_seed=args.scoring_seed, device=args.device,
                 extractor=args.extractor, inception_weights=args.inception_weights,
                 kid_subset_size=args.kid_subset_size, features=args.features,
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
@@ -267,11 +267,11 @@ def cmd_score(args) -> int:
     if out.get("hf_model"):
         print(f"{out['dataset']}: {out['hf_model']} on {out['info']['bits-per-byte']['characters']} held-out characters")
     elif out.get("dataset"):
-        print(f"{out['dataset']}: {out['samples']} samples")
+        print(f"{out['dataset']}: {out['n_samples']} samples")
     elif out.get("text"):
-        print(f"{out['text']}: {out['samples']} segments")
+        print(f"{out['text']}: {out['n_samples']} segments")
     else:
-        print(f"{out['features_file']}: {out['samples']} feature vectors")
+        print(f"{out['features_file']}: {out['n_samples']} feature vectors")
     print_scores(out["metrics"])
     for metric, info in out["info"].items():
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))

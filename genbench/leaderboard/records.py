@@ -11,7 +11,7 @@ import pandas as pd
 from genbench.errors import GenbenchError
 
 REQUIRED = ("recipe", "recipe_hash", "seed", "metrics")
-ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds", "samples"]
+ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds", "n_samples"]
 
 
 def read_record(path: Path) -> dict:
@@ -34,6 +34,12 @@ def load_records(path: str | Path) -> list[dict]:
     return [read_record(p) for p in sorted(path.rglob("record.json"))]
 
 
+def scored_count(record: dict) -> int:
+    """How many samples a run scored (its record's score.n_samples; "samples" before the rename)."""
+    score = record.get("score", {})
+    return score.get("n_samples", score.get("samples", 0))
+
+
 def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.DataFrame:
     """One row per (recipe, recipe hash): identity columns, then '<key>' mean and '<key>_std'."""
     if not records:
@@ -54,7 +60,7 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
         row = {"recipe": recipe, "dataset": rs[0].get("dataset", ""), "model": rs[0].get("model", ""),
                "family": rs[0].get("family", ""), "recipe_version": rs[0].get("recipe_version", ""),
                "recipe_hash": digest, "n_seeds": len(rs), "seeds": " ".join(map(str, seeds)),
-               "samples": rs[0].get("score", {}).get("samples", 0)}
+               "n_samples": scored_count(rs[0])}
         for k in keys:
             values = [float(r["metrics"][k]) if r["metrics"].get(k) is not None else math.nan
                       for r in rs if k in r["metrics"]]
@@ -73,7 +79,8 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
 # Columns beside the metrics that are not metrics: spreads, and published figures
 # (genbench.leaderboard.published) with their labels.
 NOT_METRIC_SUFFIXES = ("_std", "_published", "_published_se", "_z")
-NOT_METRIC_COLUMNS = {"train_time_s", "device", "published", "protocol"}
+NOT_METRIC_COLUMNS = {"train_time_s", "device", "published", "protocol",
+                      "samples"}  # n_samples in tables written before it was renamed
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:

@@ -92,7 +92,7 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
     lines += ["", "**Recipes** (hash of everything that sets the numbers, and version)", ""]
     for row in frame.to_dict("records"):
         lines.append(f"- `{row['recipe']}`: hash `{row['recipe_hash']}`, version {row['recipe_version']}, "
-                     f"seeds {row['seeds']}, {row.get('samples', 0)} samples scored per seed, device {row['device']}")
+                     f"seeds {row['seeds']}, {row.get('n_samples', 0)} samples scored per seed, device {row['device']}")
     if missing:
         lines += ["", "**Not yet run**: " + ", ".join(f"`{m}`" for m in missing)]
     versions, hardware = provenance(records)

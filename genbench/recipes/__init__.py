@@ -30,7 +30,7 @@ from genbench.scoring import select_metrics
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score", "published"}
-SCORE_KEYS = {"metrics", "samples", "extractor"}
+SCORE_KEYS = {"metrics", "n_samples", "extractor"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Recipe:
     train: TrainConfig
     train_params: dict  # as declared in the file
     metrics: list[str] | None
-    samples: int | None
+    n_samples: int | None  # samples scored per run (default: each metric's protocol count)
     seeds: list[int]
     device: str
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
@@ -58,7 +58,8 @@ class Recipe:
         """What determines a run's numbers, given its seed."""
         return {"version": self.version, "dataset": self.dataset, "dataset_params": self.dataset_params,
                 "model": self.model, "model_params": self.model_params, "train": self.train_params,
-                "metrics": self.metrics, "samples": self.samples,
+                # Hashed under its old key, "samples", so that renaming the key changed no recipe's hash.
+                "metrics": self.metrics, "samples": self.n_samples,
                 **({"extractor": self.extractor} if self.extractor else {})}
 
     def score_options(self) -> dict:
@@ -121,9 +122,9 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
         for m in metrics:
             if m not in METRICS:
                 _fail(where, unknown_name_message("metric", m, METRICS.names()))
-    samples = score.get("samples")
-    if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
-        _fail(where, f"[score] samples must be a positive integer, got {samples!r}")
+    n_samples = score.get("n_samples")
+    if n_samples is not None and (not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1):
+        _fail(where, f"[score] n_samples must be a positive integer, got {n_samples!r}")
 
     extractor = score.get("extractor")
     if extractor is not None:
@@ -146,7 +147,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
 
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
-                    train=TrainConfig(**train), train_params=dict(train), metrics=metrics, samples=samples, seeds=seeds, device=device,
+                    train=TrainConfig(**train), train_params=dict(train), metrics=metrics, n_samples=n_samples, seeds=seeds, device=device,
                     extractor=extractor, published=published,
                     baselines=baselines)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
