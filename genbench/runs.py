@@ -21,7 +21,7 @@ from genbench.claims import claim
 from genbench.data import load_dataset
 from genbench.env import hardware, resolve_device, seed_everything, versions
 from genbench.io import atomic_write_json
-from genbench.models import build_model
+from genbench.models import build_for
 from genbench.recipes import Recipe, check_recipe
 from genbench.scoring import evaluate
 from genbench.training import fit
@@ -65,8 +65,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     # Seeded after the checks, which may load things once per process: a run's numbers must not
     # depend on what ran before it in the same process (a bench, a worker).
     generator = seed_everything(seeds.training(seed), dev)
-    model = build_model(recipe.model, dataset.shape, recipe.model_params, vocab=dataset.vocab,
-                        levels=dataset.levels).to(dev)
+    model = build_for(recipe.model, dataset, recipe.model_params).to(dev)
     distributed.check(model, recipe.train.batch_size, len(dataset.train))
     state_key = f"{recipe.hash}/{seed}/{dev.type}" + (f"/x{distributed.size()}" if distributed.size() > 1 else "")
     if distributed.rank() > 0:  # a torchrun helper rank: trains its share, rank 0 writes everything

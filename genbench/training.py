@@ -32,6 +32,7 @@ class TrainConfig:
     warmup_steps: Natural = 0
     schedule: Literal["constant", "cosine"] = "constant"
     ema: Fraction = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
+    ema_warmup: bool = False  # ramp the EMA's decay up as min(ema, (1 + k) / (10 + k)) after k updates
     checkpoint_every: Natural = 0  # save resumable state every N steps; 0 = never
     augment_flip: bool = False  # images: random left-right flips (genbench.augment)
     augment_shift: Natural = 0  # images: random shifts of up to N pixels; 0 = off
@@ -50,6 +51,8 @@ class TrainConfig:
         if self.augmenting and dataset.kind != "image":
             raise GenbenchError(f"[train] augment_flip / augment_shift apply to image datasets; "
                                 f"{dataset.name!r} is {dataset.kind}")
+        if self.ema_warmup and self.ema == 0:
+            raise GenbenchError("[train] ema_warmup ramps the decay of an EMA of the weights; set ema > 0 or drop it")
         if self.channels_last and dataset.kind != "image":
             raise GenbenchError(f"[train] channels_last applies to image datasets; {dataset.name!r} is {dataset.kind}")
 
@@ -85,17 +88,27 @@ class EpochSampler:
 
 
 class EMA:
-    """Exponential moving average of the weights (Polyak averaging), swapped in after training."""
+    """Exponential moving average of the weights (Polyak averaging), swapped in after training.
 
-    def __init__(self, model, decay: float):
-        self.decay = decay
+    Started from the initial weights, a fixed decay d keeps d^k of them after k updates (0.999^3000:
+    5 %); with `warmup` the decay after k updates is min(d, (1 + k) / (10 + k)), so the average
+    forgets its start within the first few dozen steps (as TensorFlow's ExponentialMovingAverage
+    with num_updates, and the DDPM/diffusers implementations, do)."""
+
+    def __init__(self, model, decay: float, warmup: bool = False):
+        self.decay, self.warmup = decay, warmup
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
 
+    def decay_at(self, updates: int) -> float:
+        """The decay applied by update number `updates` (1, 2, ...)."""
+        return min(self.decay, (1 + updates) / (10 + updates)) if self.warmup else self.decay
+
     @torch.no_grad()
-    def update(self, model) -> None:
+    def update(self, model, updates: int) -> None:
+        decay = self.decay_at(updates)
         for k, v in model.state_dict().items():
             if k in self.shadow:
-                self.shadow[k].lerp_(v, 1 - self.decay)
+                self.shadow[k].lerp_(v, 1 - decay)
 
     def copy_to(self, model) -> None:
         model.load_state_dict({**model.state_dict(), **self.shadow})
@@ -126,7 +139,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
         for child in model.children():
             child.compile()  # in place: no `_orig_mod.` wrapper, so checkpoints keep their keys
     model.configure_training(cfg)
-    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    ema = EMA(model, cfg.ema, cfg.ema_warmup) if cfg.ema > 0 else None
     sampler = EpochSampler(len(x), cfg.batch_size, generator)  # the global batches, the same on every rank
     own = generator if world == 1 else distributed.rank_generator(generator)
     if world > 1:
@@ -166,7 +179,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
             if world > 1:
                 stats = distributed.mean(stats)
             if ema is not None:
-                ema.update(model)
+                ema.update(model, step)
             bar.update(1)
             bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
             if state_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:

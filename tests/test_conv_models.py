@@ -54,16 +54,16 @@ def test_ddim_with_eta_zero_is_deterministic_given_the_noise():
     torch.randn(4, 1, 8, 8, generator=after_x_T)
     samples = model.sample(4, g)
     assert torch.equal(g.get_state(), after_x_T.get_state())  # only x_T was drawn: no noise on the way
-    assert torch.equal(samples, model.sample_ddim(x_T.clone()))  # the same x_T gives the same images
-    other = model.sample_ddim(torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(samples, model.denoise(x_T.clone(), g))  # the same x_T gives the same images
+    other = model.denoise(torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(4)), g)
     assert (other - samples).abs().max() > 1e-3  # ... and they do depend on x_T
 
 
 def test_ddim_timesteps_span_the_chain():
     model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "sample_steps": 1000})
-    assert model.ddim_timesteps() == list(range(999, -1, -1))
+    assert model.timesteps() == list(range(999, -1, -1))
     model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "sample_steps": 50})
-    tau = model.ddim_timesteps()
+    tau = model.timesteps()
     assert len(tau) == 50 and tau[0] == 999 and tau[-1] == 0 and tau == sorted(tau, reverse=True)
 
 
@@ -71,7 +71,7 @@ def test_ddim_full_schedule_with_eta_one_is_the_ddpm_posterior():
     """With s = t - 1 for every t (the 1000-step schedule) and eta = 1, the DDIM update's mean is
     DDPM's ancestral mean (Ho et al. eq. 11, Algorithm 2) and its variance is the posterior
     variance beta~_t = beta_t (1 - abar_{t-1}) / (1 - abar_t); with eta = 0 its variance is zero."""
-    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "timesteps": 1000})
+    model = build_model("unet-ddpm", (1, 8, 8), {"channels": 8, "scales": 1, "timesteps": 1000, "clip_denoised": False})
     g = torch.Generator().manual_seed(0)
     x, eps = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
     b, abar = model.betas.double(), model.abar.double()
@@ -79,7 +79,9 @@ def test_ddim_full_schedule_with_eta_one_is_the_ddpm_posterior():
         mean, sigma = model.ddim_step(x, t, t - 1, eps, eta=1.0)
         ho = (x - b[t] / (1 - abar[t]).sqrt() * eps) / (1 - b[t]).sqrt()
         torch.testing.assert_close(mean, ho.float(), atol=2e-4, rtol=1e-4)
-        torch.testing.assert_close(mean, model.ancestral_mean(x, t, eps))
+        # Two routes to one mean; the float32 schedule's rounding (abar_t vs abar_{t-1} alpha_t) is
+        # amplified by 1 / (1 - abar_t) at small t, hence Ho's tolerance.
+        torch.testing.assert_close(mean, model.ancestral_mean(x, t, eps), atol=3e-4, rtol=1e-4)
         beta_tilde = b[t] * (1 - abar[t - 1]) / (1 - abar[t])
         assert sigma.item() ** 2 == pytest.approx(beta_tilde.item(), rel=1e-3)
         assert model.ddim_step(x, t, t - 1, eps, eta=0.0)[1].item() == 0.0
@@ -93,7 +95,8 @@ def test_ddpm_sampler_takes_every_timestep_and_draws_fresh_noise():
     a = model.sample(3, torch.Generator().manual_seed(0))
     b = model.sample(3, torch.Generator().manual_seed(0))
     x_T = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(a, b) and (a - model.sample_ddim(x_T)).abs().max() > 1e-3  # ancestral != DDIM
+    model.sampler = "ddim"  # the same network, its deterministic sampler over the same 20 steps
+    assert torch.equal(a, b) and (a - model.denoise(x_T, torch.Generator())).abs().max() > 1e-3  # ancestral != DDIM
 
 
 def test_unet_ddpm_learns_digits(digits):
@@ -163,7 +166,7 @@ def test_checkpoints_round_trip(tmp_path, name, hp):
 
 @pytest.mark.parametrize("name, hp, needle", [
     ("unet-ddpm", {"channels": 12}, "multiple of 8"),
-    ("unet-ddpm", {"sample_steps": 0}, "'sample_steps' must be int >= 1"),
+    ("unet-ddpm", {"sample_steps": -1}, "'sample_steps' must be int >= 0"),
     ("unet-ddpm", {"timesteps": 10, "sample_steps": 11}, "sample_steps must be at most timesteps=10"),
     ("conv-vae", {"scales": 0}, "'scales' must be int >= 1"),
     ("unet-ddpm", {"scales": -1}, "'scales' must be int >= 0"),

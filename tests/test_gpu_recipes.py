@@ -43,14 +43,14 @@ def test_gpu_full_recipe_builds_trains_and_samples_at_its_scale(recipe_id):
     """The papers' networks, one step and two samples each: the `gpu` recipes above already take the
     same families through training, checkpoint and every metric, so scoring hundreds of samples
     through these large networks on a CPU would test nothing more."""
-    from genbench.models import build_model
+    from genbench.models import build_for
     from genbench.training import fit
 
     recipe = load_recipe(recipe_id)
     assert recipe.device == "cuda" and recipe.train.precision == "bf16" and recipe.train.channels_last
     full = stand_in(recipe.dataset)
     data = dataclasses.replace(full, train=full.train[:8])  # Glow's actnorm starts from the statistics of all of it
-    model = build_model(recipe.model, data.shape, short_params(recipe), levels=data.levels)
+    model = build_for(recipe.model, data, short_params(recipe))
     g = torch.Generator().manual_seed(0)
     info = fit(model, data, dataclasses.replace(recipe.train, steps=1, batch_size=4, checkpoint_every=0), g, False)
     assert info["steps"] == 1 and all(math.isfinite(v) for v in info["final"].values())

@@ -126,7 +126,7 @@ def test_made_log_prob_normalises_in_one_dimension():
 
 
 def test_ddpm_noise_schedule_and_sampling_shape():
-    model = build_model("ddpm", (1, 8, 8), {"timesteps": 50, "hidden": 32, "images": True})
+    model = build_model("ddpm", (1, 8, 8), {"timesteps": 50, "hidden": 32}, images=True)
     assert model.abar[0] > 0.99 and model.abar[-1] < model.abar[0]
     assert math.isclose(model.abar[-1].item(), torch.prod(1 - model.betas).item(), rel_tol=1e-5)
     x = model.sample(7, torch.Generator().manual_seed(0))

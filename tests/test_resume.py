@@ -19,6 +19,7 @@ steps = 60
 batch_size = 128
 lr = 2e-3
 ema = 0.9
+ema_warmup = true  # its decay depends on the step: a resumed run must pick it up where it left
 checkpoint_every = 20
 [score]
 metrics = ["{metric}"]
@@ -38,11 +39,11 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, monkeypatch
     real_step = genbench.training.EMA.update
     calls = []
 
-    def crash_at_45(self, m):
+    def crash_at_45(self, m, updates):
         calls.append(1)
         if len(calls) == 45:
             raise KeyboardInterrupt
-        return real_step(self, m)
+        return real_step(self, m, updates)
 
     monkeypatch.setattr(genbench.training.EMA, "update", crash_at_45)
     with pytest.raises(KeyboardInterrupt):

@@ -10,7 +10,7 @@ import torch
 
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.data import load_dataset
-from genbench.models import build_model
+from genbench.models import build_for
 from genbench.recipes import load_recipe
 from genbench.training import fit
 from tests.conftest import assert_edited_recipe_refused
@@ -20,7 +20,7 @@ def train(recipe_id: str, steps: int = 2, **options):
     recipe = load_recipe(recipe_id)
     data = load_dataset(recipe.dataset)
     torch.manual_seed(0)
-    model = build_model(recipe.model, data.shape, recipe.model_params, levels=data.levels)
+    model = build_for(recipe.model, data, recipe.model_params)
     cfg = dataclasses.replace(recipe.train, steps=steps, batch_size=16, **options)
     info = fit(model, data, cfg, torch.Generator().manual_seed(0), progress=False)
     return model, info["final"]

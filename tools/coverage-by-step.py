@@ -19,7 +19,7 @@ import torch
 
 from genbench.data import load_dataset
 from genbench.env import seed_everything, torch_threads
-from genbench.models import build_model
+from genbench.models import build_for
 from genbench.recipes import check_recipe, load_recipe
 from genbench.scoring import evaluate
 from genbench.training import fit
@@ -37,7 +37,7 @@ def main() -> None:
     data = load_dataset(recipe.dataset, recipe.dataset_params)
     check_recipe(recipe, data)
     generator = seed_everything(args.seed, torch.device("cpu"))
-    model = build_model(recipe.model, data.shape, recipe.model_params, vocab=data.vocab, levels=data.levels)
+    model = build_for(recipe.model, data, recipe.model_params)
     with torch_threads(args.threads), tempfile.TemporaryDirectory() as state:
         for steps in range(args.every, args.steps + 1, args.every):
             cfg = dataclasses.replace(recipe.train, steps=steps, checkpoint_every=args.every)

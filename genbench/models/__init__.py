@@ -81,8 +81,8 @@ def register_model(name: str):
 
 
 # Hyper-parameters a model takes from the dataset, not the recipe: a text model's vocabulary, the
-# grey levels of a model of discrete images.
-FROM_DATASET = ("vocab", "levels")
+# grey levels of a model of discrete images, whether the data are images (in [0, 1]).
+FROM_DATASET = ("vocab", "levels", "images")
 
 
 def takes_from_dataset(name: str) -> list[str]:
@@ -90,9 +90,9 @@ def takes_from_dataset(name: str) -> list[str]:
 
 
 def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = None,
-                vocab: list[str] | None = None, levels: int | None = None) -> GenerativeModel:
+                vocab: list[str] | None = None, levels: int | None = None, images: bool | None = None) -> GenerativeModel:
     """A model from its hyper-parameters; a text model also gets the dataset's `vocab`, a model of
-    discrete images its `levels`."""
+    discrete images its `levels`, a model that can take points or images whether they are `images`."""
     cls = MODELS.get(name)
     if not data_shape or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in data_shape):
         raise GenbenchError(f"model {name!r}: data_shape must be positive integers, got {list(data_shape)}")
@@ -102,11 +102,19 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
         hparams["vocab"] = list(vocab)
     if levels is not None and "levels" in takes:
         hparams["levels"] = levels
+    if images is not None and "images" in takes:
+        hparams["images"] = images
     check_params(f"model {name!r}", cls.__init__, hparams, skip=("self", "data_shape"))
     try:
         return cls(tuple(data_shape), **hparams)
     except ValueError as e:  # hyper-parameters that are valid one by one but not together
         raise GenbenchError(f"model {name!r}: {e}") from e
+
+
+def build_for(name: str, dataset, hparams: dict | None = None) -> GenerativeModel:
+    """A model of `dataset` (a genbench.data.Dataset): what the model takes from the data filled in."""
+    return build_model(name, dataset.shape, hparams, vocab=dataset.vocab, levels=dataset.levels,
+                       images=dataset.kind == "image")
 
 
 from genbench.models import (  # noqa: E402,F401

@@ -1,17 +1,9 @@
-"""DDPM with a U-Net noise predictor (Ho, Jain & Abbeel, 2020), sampled by DDPM or DDIM (Song,
-Meng & Ermon, 2021).
+"""DDPM with a U-Net noise predictor (Ho, Jain & Abbeel, 2020, Appendix B).
 
-Training is genbench.models.ddpm's Algorithm 1 (epsilon-prediction, linear betas), on images in [-1, 1].
-eps_theta is a U-Net: residual blocks with group norm and a sinusoidal time embedding added
-inside each block, stride-2 downsampling, skip connections to the upsampling path, and
-self-attention at the lowest resolution.
-Sampling, x_T ~ N(0, I):
-  sampler = "ddpm": Algorithm 2 over all T steps (sample_steps must be T).
-  sampler = "ddim": the generalized update (Song et al. eq. 12) on a sub-sequence tau of
-    `sample_steps` timesteps, with predicted x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t):
-      x_s = sqrt(abar_s) x_0 + sqrt(1 - abar_s - sigma^2) eps + sigma z,
-      sigma = eta sqrt((1 - abar_s) / (1 - abar_t)) sqrt(1 - abar_t / abar_s),
-    with eta = 0: deterministic given x_T, so a few dozen network passes give a sample.
+Training and sampling are genbench.models.ddpm's (Algorithm 1; ancestral, DDIM or ILVR-guided
+sampling with the predicted x_0 clipped), on images in [-1, 1]. eps_theta is a U-Net: residual
+blocks with group norm and a sinusoidal time embedding added inside each block, stride-2
+downsampling, skip connections to the upsampling path, and self-attention at the lowest resolution.
 """
 
 from __future__ import annotations
@@ -23,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genbench.models import register_model
-from genbench.models.ddpm import Diffusion
+from genbench.models.ddpm import Diffusion, Eta
 from genbench.models.nets import timestep_embedding
 from genbench.registry import Count, Fraction, Natural, Proportion
 
@@ -109,52 +101,17 @@ class UNet(nn.Module):
 
 @register_model("unet-ddpm")
 class UNetDDPM(Diffusion):
-    images = True
-
     def __init__(self, data_shape, timesteps: Count = 1000, beta_start: Proportion = 1e-4, beta_end: Proportion = 0.02,
                  channels: Count = 32, scales: Natural = 2, blocks: Count = 1, dropout: Fraction = 0.0,
-                 sampler: Literal["ddpm", "ddim"] = "ddim", sample_steps: Count = 50):
-        super().__init__(data_shape, timesteps, beta_start, beta_end, channels=channels, scales=scales, blocks=blocks,
-                         dropout=dropout, sampler=sampler, sample_steps=sample_steps)
+                 sampler: Literal["ddpm", "ddim"] = "ddim", sample_steps: Natural = 50, eta: Eta = 0.0,
+                 clip_denoised: bool = True):
+        super().__init__(data_shape, timesteps, beta_start, beta_end, sampler, sample_steps, eta, clip_denoised, True,
+                         channels=channels, scales=scales, blocks=blocks, dropout=dropout)
         if len(self.data_shape) != 3:
             raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
         if channels % GROUPS:
             raise ValueError(f"channels must be a multiple of {GROUPS} (group norm groups), got {channels}")
-        if sample_steps > timesteps:
-            raise ValueError(f"sample_steps must be at most timesteps={timesteps}, got {sample_steps}")
-        if sampler == "ddpm" and sample_steps != timesteps:
-            raise ValueError(f"sampler 'ddpm' takes all timesteps: sample_steps must be {timesteps}, "
-                             f"got {sample_steps} (or use sampler 'ddim')")
-        self.sampler, self.sample_steps = sampler, sample_steps
         self.net = UNet(self.data_shape[0], channels, scales, blocks, dropout)
 
     def eps_theta(self, x_t, t):
         return self.net(x_t, t)
-
-    def ddim_timesteps(self) -> list[int]:
-        """tau: `sample_steps` timesteps evenly spaced in 0..T-1, from T-1 down to 0."""
-        tau = torch.linspace(0, self.T - 1, self.sample_steps).round().long().unique()
-        return tau.flip(0).tolist()
-
-    def ddim_step(self, x: torch.Tensor, t: int, s: int, eps: torch.Tensor, eta: float):
-        """Mean and standard deviation of x_s given x_t (s < t; s = -1 is x_0, where abar = 1)."""
-        abar_t = self.abar[t]
-        abar_s = self.abar[s] if s >= 0 else torch.ones_like(abar_t)
-        x0 = (x - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
-        sigma = eta * ((1 - abar_s) / (1 - abar_t) * (1 - abar_t / abar_s)).sqrt()
-        return abar_s.sqrt() * x0 + (1 - abar_s - sigma ** 2).clamp(min=0).sqrt() * eps, sigma
-
-    @torch.no_grad()
-    def sample(self, n, generator):
-        if self.sampler == "ddpm":
-            return super().sample(n, generator)
-        return self.sample_ddim(torch.randn(n, *self.data_shape, generator=generator, device=self.betas.device))
-
-    @torch.no_grad()
-    def sample_ddim(self, x: torch.Tensor) -> torch.Tensor:
-        """DDIM with eta = 0 from the given x_T: no further noise is drawn."""
-        tau = self.ddim_timesteps()
-        for t, s in zip(tau, tau[1:] + [-1], strict=True):
-            tt = torch.full((len(x),), t, device=x.device, dtype=torch.long)
-            x, _ = self.ddim_step(x, t, s, self.eps_theta(x, tt), eta=0.0)
-        return self.from_model_space(x)

@@ -163,9 +163,10 @@ def check_recipe(recipe: Recipe, dataset=None) -> None:
         select_metrics(dataset, recipe.metrics, True, has_log_prob, recipe.score_options())
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
+    needs = {"vocab": "a vocabulary (text)", "levels": "grey levels (discrete images)"}  # `images` is always known
     for param in takes_from_dataset(recipe.model):
-        if getattr(dataset, param) is None:
-            what = {"vocab": "a vocabulary (text)", "levels": "grey levels (discrete images)"}[param]
+        if param in needs and getattr(dataset, param) is None:
+            what = needs[param]
             raise GenbenchError(f"recipe {recipe.path}: model {recipe.model!r} needs a dataset with {what}; "
                                 f"{dataset.name!r} has none")
 
