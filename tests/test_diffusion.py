@@ -144,3 +144,24 @@ def test_bad_sampler_options_are_refused(cli, tmp_path, model, params, needle):
 
 def test_ema_warmup_without_ema_is_refused_by_the_cli(cli, tmp_path):
     assert_train_refused(cli, tmp_path, "ema_warmup ramps the decay", model="vae", train_params="ema_warmup = true")
+
+
+def test_skip_starts_the_mlp_at_the_least_squares_estimate_of_eps():
+    """With the residual MLP at zero, eps_theta(x_t, t) is the regression of eps on x_t for data of
+    std 0.5: on such data it fits eps as well as any linear map of x_t, and near t = T it is ~ x_t."""
+    model = build_model("ddpm", (16,), {"skip": True, "images": True, "hidden": 8, "layers": 1})
+    torch.nn.init.zeros_(model.eps_net[-1].weight), torch.nn.init.zeros_(model.eps_net[-1].bias)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = 0.5 * torch.randn(20000, 16, generator=g), torch.randn(20000, 16, generator=g)
+    for t in (0, 100, 500, 999):
+        abar = model.abar[t]
+        x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+        with torch.no_grad():
+            pred = model.eps_theta(x_t, torch.full((len(x_t),), t))
+        best = (x_t * eps).sum() / (x_t * x_t).sum()  # the least-squares coefficient, measured
+        c = (pred * x_t).sum() / (x_t * x_t).sum()
+        assert torch.allclose(pred, c * x_t, atol=1e-5) and abs(c - best) < 0.01  # sampling error ~0.004
+    assert torch.allclose(pred, x_t, rtol=0.01)  # t = T - 1: almost all noise
+    plain = build_model("ddpm", (16,), {"images": True, "hidden": 8, "layers": 1})
+    torch.nn.init.zeros_(plain.eps_net[-1].weight), torch.nn.init.zeros_(plain.eps_net[-1].bias)
+    assert plain.eps_theta(x_t, torch.full((len(x_t),), 999)).abs().max() == 0

@@ -24,6 +24,11 @@ ILVR (Algorithm 1 of Choi et al.), given a reference y and a downsampling factor
     invent the rest; the larger N, the less of y they keep.
 Images are modelled in [-1, 1] (x_0 = 2y - 1) as in the paper; samples are mapped back to [0, 1].
 Points have no range to clip to.
+With `skip` (the MLP's option), eps_theta(x_t, t) = c_t x_t + F(x_t, t), c_t = sqrt(1 - abar_t) /
+(abar_t sigma_data^2 + 1 - abar_t): the least-squares estimate of eps from x_t for data of std
+sigma_data = 0.5 (Karras et al. 2022's skip connection, for images in [-1, 1]) plus a learned residual.
+Near t = T it is eps ~ x_t, which a narrow MLP on high-dimensional x otherwise fits poorly: a
+fashion-mnist MLP fitted eps there with correlation 0.90, and the ancestral chain grew 86-fold.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from genbench.models.nets import mlp, timestep_embedding
 from genbench.models.neural import NeuralModel
 from genbench.registry import Count, Natural, Proportion, Range
 
+SIGMA_DATA = 0.5  # the std Karras et al. (2022) assume for images in [-1, 1]
 Eta = Annotated[float, Range(0, 1)]  # DDIM's eta: 0 deterministic, 1 DDPM's posterior variance
 
 
@@ -164,15 +170,21 @@ class DDPM(Diffusion):
     def __init__(self, data_shape, timesteps: Count = 1000, beta_start: Proportion = 1e-4, beta_end: Proportion = 0.02,
                  hidden: Count = 256, layers: Count = 3, time_dim: Count = 64, images: bool = False,
                  sampler: Literal["ddpm", "ddim"] = "ddpm", sample_steps: Natural = 0, eta: Eta = 0.0,
-                 clip_denoised: bool = False):  # off by default: points, which this MLP also models, have no range
+                 clip_denoised: bool = False,  # off by default: points, which this MLP also models, have no range
+                 skip: bool = False):
         if time_dim % 2:
             raise ValueError(f"time_dim {time_dim} must be even (sines and cosines)")
         super().__init__(data_shape, timesteps, beta_start, beta_end, sampler, sample_steps, eta, clip_denoised,
-                         images, hidden=hidden, layers=layers, time_dim=time_dim)
+                         images, hidden=hidden, layers=layers, time_dim=time_dim, skip=skip)
+        self.skip = skip
         self.hparams["images"] = images  # taken from the dataset, kept so that a checkpoint rebuilds the same model
         self.time_dim = time_dim
         self.eps_net = mlp(self.dim + time_dim, hidden, self.dim, layers)
 
     def eps_theta(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         flat = x_t.reshape(len(x_t), -1)
-        return self.eps_net(torch.cat([flat, timestep_embedding(t, self.time_dim)], dim=1)).reshape(x_t.shape)
+        out = self.eps_net(torch.cat([flat, timestep_embedding(t, self.time_dim)], dim=1)).reshape(x_t.shape)
+        if not self.skip:
+            return out
+        abar = self.abar[t].reshape(-1, *[1] * (x_t.ndim - 1))
+        return (1 - abar).sqrt() / (abar * SIGMA_DATA ** 2 + 1 - abar) * x_t + out
