@@ -127,6 +127,7 @@ from genbench.models import (  # noqa: E402,F401
     gmm,
     lstm,
     made,
+    ncsn,
     ngram,
     pixelcnn,
     transformer,

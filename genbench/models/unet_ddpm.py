@@ -99,6 +99,15 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
+def unet_for(data_shape: tuple[int, ...], channels: int, scales: int, blocks: int, dropout: float) -> UNet:
+    """The U-Net for images of this shape, refused (ValueError) for other data or widths."""
+    if len(data_shape) != 3:
+        raise ValueError(f"needs images (C, H, W), got data of shape {tuple(data_shape)}")
+    if channels % GROUPS:
+        raise ValueError(f"channels must be a multiple of {GROUPS} (group norm groups), got {channels}")
+    return UNet(data_shape[0], channels, scales, blocks, dropout)
+
+
 @register_model("unet-ddpm")
 class UNetDDPM(Diffusion):
     def __init__(self, data_shape, timesteps: Count = 1000, beta_start: Proportion = 1e-4, beta_end: Proportion = 0.02,
@@ -107,11 +116,7 @@ class UNetDDPM(Diffusion):
                  clip_denoised: bool = True):
         super().__init__(data_shape, timesteps, beta_start, beta_end, sampler, sample_steps, eta, clip_denoised, True,
                          channels=channels, scales=scales, blocks=blocks, dropout=dropout)
-        if len(self.data_shape) != 3:
-            raise ValueError(f"needs images (C, H, W), got data of shape {self.data_shape}")
-        if channels % GROUPS:
-            raise ValueError(f"channels must be a multiple of {GROUPS} (group norm groups), got {channels}")
-        self.net = UNet(self.data_shape[0], channels, scales, blocks, dropout)
+        self.net = unet_for(self.data_shape, channels, scales, blocks, dropout)
 
     def eps_theta(self, x_t, t):
         return self.net(x_t, t)
