@@ -31,6 +31,8 @@ class TrainConfig:
     grad_clip: NonNegative = 0.0  # max gradient norm; 0 = off
     warmup_steps: Natural = 0
     schedule: Literal["constant", "cosine"] = "constant"
+    min_lr: NonNegative = 0.0  # where the cosine schedule ends, at `steps` (nanoGPT's min_lr)
+    weight_decay_on: Literal["all", "matrices"] = "all"  # matrices: only parameters of >= 2 dims (nanoGPT, GPT-2)
     ema: Fraction = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
     ema_warmup: bool = False  # ramp the EMA's decay up as min(ema, (1 + k) / (10 + k)) after k updates
     checkpoint_every: Natural = 0  # save resumable state every N steps; 0 = never
@@ -53,6 +55,9 @@ class TrainConfig:
                                 f"{dataset.name!r} is {dataset.kind}")
         if self.ema_warmup and self.ema == 0:
             raise GenbenchError("[train] ema_warmup ramps the decay of an EMA of the weights; set ema > 0 or drop it")
+        if self.min_lr and (self.schedule != "cosine" or self.min_lr > self.lr):
+            raise GenbenchError(f"[train] min_lr is where the cosine schedule ends: it needs schedule = \"cosine\" "
+                                f"and min_lr <= lr, got schedule {self.schedule!r}, min_lr {self.min_lr}, lr {self.lr}")
         if self.channels_last and dataset.kind != "image":
             raise GenbenchError(f"[train] channels_last applies to image datasets; {dataset.name!r} is {dataset.kind}")
 

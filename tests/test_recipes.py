@@ -80,6 +80,7 @@ def test_unknown_suite_is_refused():
 
 
 GPU_RECIPES = {r for suite in ("gpu", "gpu-full") for r in load_suite(suite)[0]["recipes"]}  # their data is not offline: see test_gpu_recipes.py
+GPU_RECIPES |= set(load_suite("text-gpu")[0]["recipes"])  # 200 x 64 validation windows of a 10M GPT: see test_nanogpt.py
 
 
 @pytest.mark.slow

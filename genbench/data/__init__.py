@@ -35,6 +35,7 @@ class Dataset:
     mode_classifier: str | None = None  # feature extractor whose classes name those modes
     extractor: str | None = None  # default feature extractor for image metrics
     vocab: list[str] | None = None  # text: the symbol of each token id
+    stream: bool = False  # text: the test rows are consecutive windows of one text (end to end: that text)
     log_prob: Callable[[torch.Tensor], torch.Tensor] | None = None  # exact data log-probability, where known
     description: str = ""
     params: dict = field(default_factory=dict)

@@ -6,16 +6,19 @@ token), so the log-probability of a row is exact and perplexity is exp(total NLL
 
 shakespeare-char: the Tiny Shakespeare corpus (Karpathy's char-rnn `input.txt`, 1,115,394 bytes,
 public domain). Vocabulary: the sorted characters of the whole corpus (65). Split: the first 90%
-of the characters train, the last 10% test, as in nanoGPT. Each split is cut into consecutive,
+of the characters train, the last 10% test, as in nanoGPT (data/shakespeare_char/prepare.py cuts at
+int(n * 0.9), rounding down: `split_rounding = "down"`; the default rounds to the nearest character,
+which puts the cut one character later on this corpus). Each split is cut into consecutive,
 non-overlapping windows of `context` characters, and the tail shorter than one window is dropped
 (fewer than `context` characters). "Held-out" means every test window, each scored from its own
-start: the quantity nanoGPT's validation loss estimates from random windows, here computed exactly.
+start. The test windows are consecutive, so laid end to end they give back the test stream (less its
+short tail): nanoGPT's random validation windows are drawn from it (genbench.metrics.val_loss).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 
@@ -73,7 +76,8 @@ def segments(rows: torch.Tensor, vocab: list[str]) -> list[str]:
 
 @DATASETS.register("shakespeare-char")
 def shakespeare_char(context: Annotated[int, Range(2)] = 128, test_fraction: Proportion = 0.1, path: str | None = None,
-                     train_stride: Count | None = None) -> Dataset:
+                     train_stride: Count | None = None,
+                     split_rounding: Literal["nearest", "down"] = "nearest") -> Dataset:
     """Tiny Shakespeare, character level (65 symbols), first 90% train / last 10% test."""
     if train_stride is not None and train_stride > context:
         raise GenbenchError(f"dataset 'shakespeare-char': train_stride must be in 1..context, got {train_stride}")
@@ -81,17 +85,19 @@ def shakespeare_char(context: Annotated[int, Range(2)] = 128, test_fraction: Pro
     vocab = sorted(set(text))
     index = {c: i for i, c in enumerate(vocab)}
     ids = torch.tensor([index[c] for c in text], dtype=torch.int64)
-    cut = round(len(ids) * (1 - test_fraction))
+    cut = len(ids) * (1 - test_fraction)
+    cut = int(cut) if split_rounding == "down" else round(cut)
     # Overlapping training windows (train_stride < context) show the model many offsets of the text,
     # as nanoGPT's random crops do; the test windows never overlap, so held-out scores stay exact.
     train, test = windows(ids[:cut], context, train_stride), windows(ids[cut:], context)
     if len(test) == 0:
         raise GenbenchError(f"dataset 'shakespeare-char': the test split is shorter than one window of {context}")
-    return Dataset(name="shakespeare-char", kind="text", train=train, test=test, vocab=vocab,
+    return Dataset(name="shakespeare-char", kind="text", train=train, test=test, vocab=vocab, stream=True,
                    description="Tiny Shakespeare by character, first 90% train / last 10% test, "
                                f"non-overlapping windows of {context}",
                    params={"context": context, "test_fraction": test_fraction,
-                           **({"train_stride": train_stride} if train_stride is not None else {})})
+                           **({"train_stride": train_stride} if train_stride is not None else {}),
+                           **({"split_rounding": split_rounding} if split_rounding != "nearest" else {})})
 
 
 def not_text(dataset: Dataset) -> str | None:

@@ -101,4 +101,5 @@ def build_metric(name: str, options: dict | None = None) -> Metric:
 
 from genbench.metrics import (  # noqa: E402,F401,I001
     bits_per_byte, bleu, coverage, density_coverage, distinct, fidelity, likelihood, oracle, text_likelihood, translation,
+    val_loss,
 )

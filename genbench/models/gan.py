@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from genbench.models import register_model
 from genbench.models.nets import mlp
-from genbench.models.neural import NeuralModel, lr_factor
+from genbench.models.neural import NeuralModel, lr_factor, param_groups
 from genbench.registry import Count, Fraction, Natural, NonNegative
 
 
@@ -94,8 +94,8 @@ class GAN(NeuralModel):
     def configure_training(self, cfg) -> None:
         betas = (cfg.beta1, cfg.beta2)
         # AdamW as every other neural family, so `weight_decay` is decoupled decay everywhere.
-        self.opt_d = torch.optim.AdamW(self.D.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
-        self.opt_g = torch.optim.AdamW(self.G.parameters(), lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+        self.opt_d = torch.optim.AdamW(param_groups(self.D, cfg), lr=cfg.lr, betas=betas)
+        self.opt_g = torch.optim.AdamW(param_groups(self.G, cfg), lr=cfg.lr, betas=betas)
         self.sched = [torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for o in (self.opt_d, self.opt_g)]
         self.grad_clip = cfg.grad_clip
 

@@ -16,16 +16,28 @@ from genbench.training import TrainConfig
 
 
 def lr_factor(cfg: TrainConfig):
-    """Linear warm-up, then constant or cosine decay to zero at `steps`."""
+    """Linear warm-up, then constant or cosine decay to `min_lr` at `steps` (as a fraction of `lr`)."""
+    floor = cfg.min_lr / cfg.lr
+
     def factor(step: int) -> float:
         if cfg.warmup_steps and step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
         if cfg.schedule == "cosine":
             progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         return 1.0
 
     return factor
+
+
+def param_groups(module: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """AdamW's parameter groups: with weight_decay_on = "matrices" the decay skips parameters of
+    fewer than 2 dimensions (biases, norm gains), which a decay toward 0 would only hurt (GPT-2, nanoGPT)."""
+    params = list(module.parameters())
+    if cfg.weight_decay_on == "all":
+        return [{"params": params, "weight_decay": cfg.weight_decay}]
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
 class NeuralModel(GenerativeModel):
@@ -33,8 +45,7 @@ class NeuralModel(GenerativeModel):
         raise NotImplementedError
 
     def configure_training(self, cfg: TrainConfig) -> None:
-        self.optimizer = torch.optim.AdamW(self.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                           weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(param_groups(self, cfg), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(cfg))
         self.grad_clip = cfg.grad_clip
 

@@ -10,6 +10,10 @@
 Two options from later GPTs: `positions = "rotary"` (RoFormer, Su et al. 2021) drops P and rotates
 each query and key by an angle proportional to its position, so Q_i . K_j depends on i - j only;
 `activation = "relu2"` uses ReLU(.)^2 inside the MLP (Primer, So et al. 2021).
+Two options named as nanoGPT names them (model.py): `bias = false` drops the biases of every linear
+layer and LayerNorm (nanoGPT's default: "a bit better and faster"), and `tie_weights = true` reads
+the output matrix W off the token embedding E (weight tying, Press & Wolf 2017), W = E[:V] (E's
+extra row is BOS, which is never predicted).
 
 Inputs are BOS, x_1 .. x_{T-1}, so position t sees only tokens before x_t and one forward pass
 gives every conditional (teacher forcing). Sampling keeps each layer's keys and values (a KV cache)
@@ -46,11 +50,11 @@ class ReLU2(nn.Module):
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float, rotary: bool = False):
+    def __init__(self, width: int, heads: int, dropout: float, rotary: bool = False, bias: bool = True):
         super().__init__()
         self.heads, self.dropout, self.rotary = heads, dropout, rotary
-        self.qkv = nn.Linear(width, 3 * width)
-        self.proj = nn.Linear(width, width)
+        self.qkv = nn.Linear(width, 3 * width, bias=bias)
+        self.proj = nn.Linear(width, width, bias=bias)
 
     def forward(self, u: torch.Tensor, t: torch.Tensor, cache: list | None = None) -> torch.Tensor:
         N, L, C = u.shape
@@ -69,12 +73,12 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float, rotary: bool, activation: str):
+    def __init__(self, width: int, heads: int, dropout: float, rotary: bool, activation: str, bias: bool = True):
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.attn = CausalSelfAttention(width, heads, dropout, rotary)
+        self.ln1, self.ln2 = nn.LayerNorm(width, bias=bias), nn.LayerNorm(width, bias=bias)
+        self.attn = CausalSelfAttention(width, heads, dropout, rotary, bias)
         act = ReLU2() if activation == "relu2" else nn.GELU()
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), act, nn.Linear(4 * width, width))
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width, bias=bias), act, nn.Linear(4 * width, width, bias=bias))
         self.drop = nn.Dropout(dropout)
 
     def forward(self, z: torch.Tensor, t: torch.Tensor, cache: list | None = None) -> torch.Tensor:
@@ -86,17 +90,19 @@ class Block(nn.Module):
 class CausalTransformer(Autoregressive, NeuralModel):
     def __init__(self, data_shape, vocab: list[str], layers: Count = 4, width: Count = 192, heads: Count = 6,
                  dropout: Fraction = 0.0, positions: Literal["learned", "rotary"] = "learned",
-                 activation: Literal["gelu", "relu2"] = "gelu", temperature: Positive = 1.0, top_k: Natural = 0):
+                 activation: Literal["gelu", "relu2"] = "gelu", bias: bool = True, tie_weights: bool = False,
+                 temperature: Positive = 1.0, top_k: Natural = 0):
         super().__init__(data_shape, vocab, temperature, top_k, layers=layers, width=width, heads=heads,
-                         dropout=dropout, positions=positions, activation=activation)
+                         dropout=dropout, positions=positions, activation=activation, bias=bias,
+                         tie_weights=tie_weights)
         if width % heads or (positions == "rotary" and (width // heads) % 2):
             raise ValueError(f"width {width} must be a multiple of heads {heads} (of 2 x heads with rotary positions)")
         self.token = nn.Embedding(self.V + 1, width)  # + BOS
         self.position = nn.Embedding(self.T, width) if positions == "learned" else None
-        self.blocks = nn.ModuleList(Block(width, heads, dropout, positions == "rotary", activation)
+        self.blocks = nn.ModuleList(Block(width, heads, dropout, positions == "rotary", activation, bias)
                                     for _ in range(layers))
-        self.ln = nn.LayerNorm(width)
-        self.head = nn.Linear(width, self.V, bias=False)
+        self.ln = nn.LayerNorm(width, bias=bias)
+        self.head = None if tie_weights else nn.Linear(width, self.V, bias=False)
         self.drop = nn.Dropout(dropout)
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2: residual projections scaled by depth
@@ -115,7 +121,8 @@ class CausalTransformer(Autoregressive, NeuralModel):
         z = self.drop(z)
         for i, block in enumerate(self.blocks):
             z = block(z, positions, None if caches is None else caches[i])
-        return self.head(self.ln(z))
+        z = self.ln(z)
+        return F.linear(z, self.token.weight[:self.V]) if self.head is None else self.head(z)
 
     def next_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self._logits(self.inputs(x), torch.arange(x.shape[1], device=x.device))

@@ -30,7 +30,8 @@ from genbench.scoring import select_metrics
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score", "published"}
-SCORE_KEYS = {"metrics", "n_samples", "extractor"}
+SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size"}
+EVAL_KEYS = ("eval_iters", "eval_batch_size")  # metrics' sampling-protocol sizes (genbench.metrics.val_loss)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Recipe:
     seeds: list[int]
     device: str
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
+    eval_options: dict = field(default_factory=dict)  # [score] eval_iters / eval_batch_size, where given
     published: Published | None = None  # the published figures this recipe reproduces (not hashed)
     baselines: Path | None = None  # the baselines folder it was loaded from: domain extractors' weights
     hash: str = field(default="")
@@ -60,11 +62,11 @@ class Recipe:
                 "model": self.model, "model_params": self.model_params, "train": self.train_params,
                 # Hashed under its old key, "samples", so that renaming the key changed no recipe's hash.
                 "metrics": self.metrics, "samples": self.n_samples,
-                **({"extractor": self.extractor} if self.extractor else {})}
+                **({"extractor": self.extractor} if self.extractor else {}), **self.eval_options}
 
     def score_options(self) -> dict:
         """What the metrics are built with (genbench.scoring's `options`)."""
-        return {"extractor": self.extractor, "baselines": self.baselines}
+        return {"extractor": self.extractor, "baselines": self.baselines, **self.eval_options}
 
 
 def _fail(where: str, message: str):
@@ -126,6 +128,11 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     if n_samples is not None and (not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1):
         _fail(where, f"[score] n_samples must be a positive integer, got {n_samples!r}")
 
+    eval_options = {k: score[k] for k in EVAL_KEYS if k in score}
+    for key, value in eval_options.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(where, f"[score] {key} must be a positive integer, got {value!r}")
+
     extractor = score.get("extractor")
     if extractor is not None:
         if not isinstance(extractor, str) or extractor not in EXTRACTORS:
@@ -148,7 +155,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
                     train=TrainConfig(**train), train_params=dict(train), metrics=metrics, n_samples=n_samples, seeds=seeds, device=device,
-                    extractor=extractor, published=published,
+                    extractor=extractor, eval_options=eval_options, published=published,
                     baselines=baselines)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})
