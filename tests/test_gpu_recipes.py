@@ -29,7 +29,7 @@ def test_gpu_recipe_runs_two_steps_on_a_stand_in(tmp_path, monkeypatch, recipe_i
     assert recipe.device == "cuda" and recipe.dataset in SHAPES
     assert recipe.train.precision == "bf16" and recipe.train.channels_last  # the speed options, on the CPU here
     use_stand_in(monkeypatch, recipe.dataset)
-    short = dataclasses.replace(recipe, model_params=short_params(recipe), samples=450, extractor=None,
+    short = dataclasses.replace(recipe, model_params=short_params(recipe), n_samples=450, extractor=None,
                                 train=dataclasses.replace(recipe.train, steps=2, batch_size=16, checkpoint_every=1))
     record = genbench.runs.run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
     assert record["train"]["steps"] == 2
