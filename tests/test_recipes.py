@@ -104,7 +104,7 @@ def test_every_recipe_runs_two_steps_end_to_end(tmp_path, monkeypatch, recipe_id
     assert all(math.isfinite(v) for v in record["metrics"].values())
 
 
-@pytest.mark.parametrize("table", ["quick", "full", "conv", "text", "pacgan"])
+@pytest.mark.parametrize("table", ["quick", "full", "conv", "text", "pacgan", "nanogpt"])
 def test_committed_tables_match_their_recipes_hashes(table):
     """A committed leaderboard is valid only while its recipes' hashes are unchanged: renaming
     [score] samples to n_samples (hashed under its old key) left every hash as it was."""
