@@ -442,17 +442,19 @@ def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = Fal
 
 def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", device: str | None = None,
           baselines: str | None = None, plots: bool = True, jobs: int = 1, ray: str | None = None,
-          quiet: bool = False, recipes: list[str] | str | None = None, threads: int | None = None) -> dict:
+          quiet: bool = False, recipes: list[str] | str | None = None, threads: int | None = None,
+          batch_seeds: bool = False) -> dict:
     """Run every recipe x seed of a suite that has no current record (in `jobs` worker processes, or
     as tasks of the Ray cluster at `ray`: "local", "auto", "ray://host:port"), then rebuild its
     tables. `recipes` globs run part of the suite (the table still lists the rest as not run). A
     run that fails is listed under "failed" and the others go on. `threads`: torch threads per run
     (default: this process's setting when serial, cores/jobs in workers, 1 per Ray task); runs with
-    the same thread count give the same numbers however they are spread."""
+    the same thread count give the same numbers however they are spread. `batch_seeds`: train each
+    recipe's seeds together (genbench.seed_batch), as recipes with `seeds_batched = true` always do."""
     from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
-    from genbench.runs import run_dir
+    from genbench.runs import check_batchable, run_dir
 
     start = time.perf_counter()
     _, every = load_suite(suite, baselines)
@@ -464,6 +466,11 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     for r, s in todo:
         output_folder(run_dir(runs, r, s), "--runs")
     output_folder(leaderboards, "--leaderboards")
+    batched = [r for r in recipes if r.seeds_batched or batch_seeds]
+    if batched and ray is not None:
+        raise GenbenchError(f"--ray does not train seeds batched (as {batched[0].id} asks); run it without --ray")
+    for r in batched:
+        check_batchable(r)
     if ray is not None and jobs != 1:
         raise GenbenchError("--ray and --jobs do not go together: the Ray cluster decides how many runs go at once")
     if ray is not None:
@@ -472,7 +479,8 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
         execute = ray_executor(ray, threads)  # before anything is written: an unreachable cluster is bad input
     else:
         execute = executor(jobs, threads)
-    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet, plots=plots)
+    outcome = run_all(todo, runs, device=device, execute=execute, progress=not quiet, plots=plots,
+                      batch_seeds=batch_seeds)
     try:
         table = build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots)
     except GenbenchError:

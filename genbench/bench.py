@@ -31,7 +31,7 @@ from genbench.env import torch_threads
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write_text
 from genbench.recipes import Recipe
-from genbench.runs import ERROR, existing_record, run_dir, run_recipe
+from genbench.runs import ERROR, existing_record, run_dir, run_recipe, run_seeds
 
 POLL_S = 2.0  # how often a run held by another process is looked at again
 
@@ -77,6 +77,36 @@ def one_run(recipe: Recipe, seed: int, runs, device, progress: bool, plots: bool
     return "ran", f"{shown} ({time.perf_counter() - t:.1f}s)"
 
 
+def one_unit(recipe: Recipe, seeds: int | tuple[int, ...], runs, device, progress: bool,
+             plots: bool = True) -> list[tuple[int, str, str]]:
+    """A unit of work: one run (an int seed), or a recipe's seeds trained batched (a tuple; see
+    `run_all`). [(seed, status, text)] as `one_run` reports them; never raises but on an interrupt."""
+    if isinstance(seeds, int):
+        return [(seeds, *one_run(recipe, seeds, runs, device, progress, plots))]
+    t = time.perf_counter()
+    try:
+        records = run_seeds(recipe, list(seeds), runs=runs, device=device, progress=progress, rerun=False,
+                            plots=plots)
+    except RunClaimed as e:
+        return [(s, "claimed", str(e)) for s in seeds]
+    except Exception as e:  # noqa: BLE001 (reported, with the traceback kept beside each run)
+        reason = str(e) if isinstance(e, GenbenchError) else f"{type(e).__name__}: {e}"
+        for s in seeds:
+            folder = run_dir(runs, recipe, s)
+            if folder.is_dir():
+                atomic_write_text(folder / ERROR, f"{recipe.hash}\n{' '.join(reason.split())}\n\n{traceback.format_exc()}")
+        return [(s, "failed", reason) for s in seeds]
+    out = []
+    for s, record in records.items():
+        if record is None:
+            out.append((s, "skipped", ""))
+            continue
+        (run_dir(runs, recipe, s) / ERROR).unlink(missing_ok=True)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items() if v is not None)
+        out.append((s, "ran", f"{shown} ({len(seeds)} seeds batched, {time.perf_counter() - t:.1f}s)"))
+    return out
+
+
 def _init_worker(threads: int) -> None:
     import torch
 
@@ -100,20 +130,27 @@ def executor(jobs: int = 1, threads: int | None = None):
 
 
 def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, execute=None,
-            progress: bool = True, plots: bool = True) -> Outcome:
+            progress: bool = True, plots: bool = True, batch_seeds: bool = False) -> Outcome:
     """Run every (recipe, seed) of `todo` that has no current record, by `execute` (see `executor`;
-    default: one after another in this process); `plots`: runs write their plot artefacts."""
+    default: one after another in this process); `plots`: runs write their plot artefacts. The
+    unrecorded seeds of a recipe with `seeds_batched` (every recipe's, with `batch_seeds`) go as one
+    unit of work, trained together (genbench.seed_batch)."""
     execute = execute or serial
     outcome = Outcome()
-    pending = []
+    pending: list[tuple[Recipe, int | tuple[int, ...]]] = []
+    batched: dict[str, tuple[Recipe, list[int]]] = {}
     for r, s in todo:
         if existing_record(runs, r, s) is not None:
             outcome.skipped.append((r.id, s))
+        elif r.seeds_batched or batch_seeds:
+            batched.setdefault(r.id, (r, []))[1].append(s)
         else:
             pending.append((r, s))
+    pending += [(r, tuple(ss)) for r, ss in batched.values()]
+    runs_pending = sum(len(s) if isinstance(s, tuple) else 1 for _, s in pending)
     if len(outcome.skipped):
         _say(progress, f"{len(outcome.skipped)} of {len(todo)} runs already recorded: skipped")
-    with tqdm(total=len(pending), desc="runs", unit="run", disable=not progress or None,
+    with tqdm(total=runs_pending, desc="runs", unit="run", disable=not progress or None,
               file=sys.stderr) as bar:
         def note(r: Recipe, s: int, status: str, text: str) -> None:
             if status == "claimed":
@@ -135,21 +172,23 @@ def run_all(todo: list[tuple[Recipe, int]], runs, device: str | None = None, exe
             claimed = execute(pending, runs, device, progress, note, plots=plots)
             if claimed:
                 _say(progress, f"waiting for {len(claimed)} run(s) held by other processes")
-                while all(held(run_dir(runs, r, s)) for r, s in claimed):
+                while all(any(held(run_dir(runs, r, s)) for s in (u if isinstance(u, tuple) else (u,)))
+                          for r, u in claimed):
                     time.sleep(POLL_S)
             pending = claimed  # each is retried: recorded by its holder now, or taken over
     return outcome
 
 
 def serial(pending, runs, device, progress, note, plots: bool = True,
-           threads: int | None = None) -> list[tuple[Recipe, int]]:
+           threads: int | None = None) -> list[tuple[Recipe, int | tuple[int, ...]]]:
     claimed = []
     with torch_threads(threads):
-        for r, s in pending:
-            status, text = one_run(r, s, runs, device, progress, plots)
-            if status == "claimed":
-                claimed.append((r, s))
-            note(r, s, status, text)
+        for r, unit in pending:
+            results = one_unit(r, unit, runs, device, progress, plots)
+            if any(status == "claimed" for _, status, _ in results):
+                claimed.append((r, unit))
+            for s, status, text in results:
+                note(r, s, status, text)
     return claimed
 
 
@@ -160,21 +199,23 @@ def processes(pending, runs, device, progress, note, jobs: int = 2, plots: bool 
     # spawn, not fork: a forked child of a process that already ran torch can deadlock in its thread pools.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
-        futures = {pool.submit(one_run, r, s, runs, device, False, plots): (r, s) for r, s in pending}
+        futures = {pool.submit(one_unit, r, unit, runs, device, False, plots): (r, unit) for r, unit in pending}
         try:
             left = set(futures)
             while left:
                 done, left = wait(left, return_when=FIRST_COMPLETED)
                 for f in done:
-                    r, s = futures[f]
+                    r, unit = futures[f]
                     try:
-                        status, text = f.result()
+                        results = f.result()
                     except BrokenProcessPool:
-                        status, text = "failed", "its worker process died (killed, or out of memory?); " \
-                                                 "the next bench resumes it"
-                    if status == "claimed":
-                        claimed.append((r, s))
-                    note(r, s, status, text)
+                        results = [(s, "failed", "its worker process died (killed, or out of memory?); "
+                                              "the next bench resumes it")
+                                   for s in (unit if isinstance(unit, tuple) else (unit,))]
+                    if any(status == "claimed" for _, status, _ in results):
+                        claimed.append((r, unit))
+                    for s, status, text in results:
+                        note(r, s, status, text)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -8,6 +8,7 @@ record exists with the same recipe hash and redoes any other.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import time
@@ -15,11 +16,13 @@ from pathlib import Path
 
 import torch
 
-from genbench import artefacts, distributed, seeds, train_state
+from genbench import artefacts, distributed, train_state
+from genbench import seeds as seed_streams
 from genbench.checkpoint import save_checkpoint
 from genbench.claims import claim
 from genbench.data import load_dataset
 from genbench.env import hardware, resolve_device, seed_everything, versions
+from genbench.errors import GenbenchError
 from genbench.io import atomic_write_json
 from genbench.models import build_for
 from genbench.recipes import Recipe, check_recipe
@@ -64,7 +67,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     check_recipe(recipe, dataset)  # before anything is written
     # Seeded after the checks, which may load things once per process: a run's numbers must not
     # depend on what ran before it in the same process (a bench, a worker).
-    generator = seed_everything(seeds.training(seed), dev)
+    generator = seed_everything(seed_streams.training(seed), dev)
     model = build_for(recipe.model, dataset, recipe.model_params).to(dev)
     distributed.check(model, recipe.train.batch_size, len(dataset.train))
     state_key = f"{recipe.hash}/{seed}/{dev.type}" + (f"/x{distributed.size()}" if distributed.size() > 1 else "")
@@ -78,39 +81,92 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
             (out / name).unlink(missing_ok=True)
         train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
                          state_key=state_key)
-        model.eval()
+        return _finish(recipe, seed, model, dataset, dev, train_info, started, progress, plots, out)
 
-        save_checkpoint(model, out / "model.safetensors", {
-            "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
-            "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed, "scoring_seed": seeds.scoring(seed),
-        })
-        # Scoring draws from its own stream, so a metric's samples do not depend on training length.
-        score_gen = torch.Generator(device=dev).manual_seed(seeds.scoring(seed))
-        scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=score_gen,
-                          progress=progress, options=recipe.score_options())
-        if plots and seed == recipe.seeds[0]:  # the seed the plots show
-            artefacts.draw(out, model, dataset, artefacts.title(recipe.id, seed), dev)
-        record = {
-            "schema": RECORD_SCHEMA,
-            "recipe": recipe.id,
-            "recipe_version": recipe.version,
-            "recipe_hash": recipe.hash,
-            "dataset": recipe.dataset,
-            "model": recipe.model,
-            "family": model.family,
-            "seed": seed,
-            "seeds": seeds.streams(seed),
-            "metrics": scores["metrics"],
-            "score": {"metrics": scores["metric_names"], "n_samples": scores["n_samples"], "info": scores["info"],
-                      "unscored": scores["unscored"], "wall_time_s": scores["wall_time_s"]},
-            "train": {k: v for k, v in train_info.items()},
-            "wall_time_s": time.perf_counter() - started,
-            "device": dev.type,
-            "hardware": hardware(dev),
-            "versions": versions(),
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "checkpoint": "model.safetensors",
-        }
-        atomic_write_json(out / "record.json", record)
-        train_state.clear(out)  # the run is complete: nothing left to resume
+
+def check_batchable(recipe: Recipe):
+    """Refuse a recipe whose seeds cannot train batched, before anything is written; its dataset."""
+    from genbench.seed_batch import why_not_batched
+
+    dataset = load_dataset(recipe.dataset, recipe.dataset_params)
+    check_recipe(recipe, dataset)
+    if distributed.size() > 1:
+        raise GenbenchError("seed-batched training runs in one process, not under torchrun")
+    probe = build_for(recipe.model, dataset, recipe.model_params)
+    probe.configure_training(recipe.train)
+    reason = why_not_batched(probe, recipe.train)
+    if reason is not None:
+        raise GenbenchError(f"{recipe.id} cannot train its seeds batched: {reason}")
+    return dataset
+
+
+def run_seeds(recipe: Recipe, seeds: list[int], runs: str | Path = "runs", device: str | None = None,
+              progress: bool = True, resume: bool = True, rerun: bool = True,
+              plots: bool = True) -> dict[int, dict | None]:
+    """Train `seeds` of one recipe seed-batched (genbench.seed_batch) under their claims, then score
+    and record each seed as `run_recipe` does: {seed: record, or None for a seed that `rerun` False
+    skipped because its record appeared while its claim was awaited}."""
+    from genbench.seed_batch import fit_seeds
+
+    dev = resolve_device(device or recipe.device)
+    started = time.perf_counter()
+    dataset = check_batchable(recipe)
+    outs = {s: run_dir(runs, recipe, s) for s in seeds}
+    with contextlib.ExitStack() as held:
+        for s in seeds:
+            held.enter_context(claim(outs[s]))
+        todo = [s for s in seeds if rerun or existing_record(runs, recipe, s) is None]
+        models, generators = [], []
+        for s in todo:  # each seed initialised exactly as it is alone
+            generators.append(seed_everything(seed_streams.training(s), dev))
+            models.append(build_for(recipe.model, dataset, recipe.model_params).to(dev))
+            for name in artefacts.NAMES:
+                (outs[s] / name).unlink(missing_ok=True)
+        records: dict[int, dict | None] = {s: None for s in seeds}
+        if todo:
+            infos = fit_seeds(models, dataset, recipe.train, generators, progress,
+                              state_dirs=[outs[s] for s in todo] if resume else None,
+                              state_keys=[f"{recipe.hash}/{s}/{dev.type}" for s in todo], label=recipe.id)
+            for s, model, info in zip(todo, models, infos, strict=True):
+                records[s] = _finish(recipe, s, model, dataset, dev, info, started, progress, plots, outs[s])
+    return records
+
+
+def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, started: float, progress: bool,
+            plots: bool, out: Path) -> dict:
+    """Checkpoint, score and record a trained run (its claim held); the record is written last."""
+    model.eval()
+    save_checkpoint(model, out / "model.safetensors", {
+        "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
+        "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed, "scoring_seed": seed_streams.scoring(seed),
+    })
+    # Scoring draws from its own stream, so a metric's samples do not depend on training length.
+    score_gen = torch.Generator(device=dev).manual_seed(seed_streams.scoring(seed))
+    scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=score_gen,
+                      progress=progress, options=recipe.score_options())
+    if plots and seed == recipe.seeds[0]:  # the seed the plots show
+        artefacts.draw(out, model, dataset, artefacts.title(recipe.id, seed), dev)
+    record = {
+        "schema": RECORD_SCHEMA,
+        "recipe": recipe.id,
+        "recipe_version": recipe.version,
+        "recipe_hash": recipe.hash,
+        "dataset": recipe.dataset,
+        "model": recipe.model,
+        "family": model.family,
+        "seed": seed,
+        "seeds": seed_streams.streams(seed),
+        "metrics": scores["metrics"],
+        "score": {"metrics": scores["metric_names"], "n_samples": scores["n_samples"], "info": scores["info"],
+                  "unscored": scores["unscored"], "wall_time_s": scores["wall_time_s"]},
+        "train": {k: v for k, v in train_info.items()},
+        "wall_time_s": time.perf_counter() - started,
+        "device": dev.type,
+        "hardware": hardware(dev),
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "checkpoint": "model.safetensors",
+    }
+    atomic_write_json(out / "record.json", record)
+    train_state.clear(out)  # the run is complete: nothing left to resume
     return record

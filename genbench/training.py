@@ -119,6 +119,22 @@ class EMA:
         model.load_state_dict({**model.state_dict(), **self.shadow})
 
 
+def state_parts(model, ema_shadow: dict, generator: torch.Generator, sampler: EpochSampler) -> dict:
+    """A run's resumable training state, as train_state saves it (the same for every trainer)."""
+    return {"model": model.state_dict(), "optimizers": [o.state_dict() for o in model.optimizers()],
+            "schedulers": [s.state_dict() for s in model.schedulers()], "ema": ema_shadow,
+            "rng": generator.get_state(), "sampler": sampler.state_dict()}
+
+
+def restore(model, parts: dict) -> None:
+    """Load a saved state's weights, optimizers and schedulers into `model` (the rest is the trainer's)."""
+    model.load_state_dict(parts["model"])
+    for opt, sd in zip(model.optimizers(), parts["optimizers"], strict=True):
+        opt.load_state_dict(sd)
+    for sched, sd in zip(model.schedulers(), parts["schedulers"], strict=True):
+        sched.load_state_dict(sd)
+
+
 def model_device(model) -> torch.device:
     for t in list(model.parameters()) + list(model.buffers()):
         return t.device
@@ -153,11 +169,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     saved = train_state.load(state_dir, state_key) if state_dir is not None else None
     if saved is not None:
         step_done, parts = saved
-        model.load_state_dict(parts["model"])
-        for opt, sd in zip(model.optimizers(), parts["optimizers"], strict=True):
-            opt.load_state_dict(sd)
-        for sched, sd in zip(model.schedulers(), parts["schedulers"], strict=True):
-            sched.load_state_dict(sd)
+        restore(model, parts)
         if ema is not None:
             ema.shadow = parts["ema"]
         generator.set_state(parts["rng"])
@@ -191,11 +203,8 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
                 rank_rng = distributed.gather_states(own) if world > 1 else []
                 if writer:
                     train_state.save(state_dir, step, {
-                        "model": model.state_dict(), "optimizers": [o.state_dict() for o in model.optimizers()],
-                        "schedulers": [s.state_dict() for s in model.schedulers()],
-                        "ema": ema.shadow if ema is not None else {}, "rng": generator.get_state(),
-                        "sampler": sampler.state_dict(), **({"rank_rng": rank_rng} if world > 1 else {})},
-                        state_key)
+                        **state_parts(model, ema.shadow if ema is not None else {}, generator, sampler),
+                        **({"rank_rng": rank_rng} if world > 1 else {})}, state_key)
             if model.converged:
                 break
     if ema is not None:

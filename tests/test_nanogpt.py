@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from genbench.data import load_dataset
-from genbench.data.text import TINY_SHAKESPEARE
 from genbench.data.fetch import fetch
+from genbench.data.text import TINY_SHAKESPEARE
 from genbench.errors import GenbenchError
 from genbench.metrics import build_metric
 from genbench.metrics.val_loss import val_windows

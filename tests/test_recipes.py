@@ -112,7 +112,7 @@ def test_committed_tables_match_their_recipes_hashes(table):
 
     rows = pd.read_csv(REPO / "leaderboards" / f"{table}.csv")
     assert len(rows) > 0
-    assert {rid: load_recipe(rid).hash for rid in rows["recipe"]} == dict(zip(rows["recipe"], rows["recipe_hash"]))
+    assert {rid: load_recipe(rid).hash for rid in rows["recipe"]} == dict(zip(rows["recipe"], rows["recipe_hash"], strict=True))
 
 
 def test_the_gpu_table_is_stale_only_where_a_recipe_was_versioned_past_it():

@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--recipes", action="append", metavar="PATTERN",
                     help="run only the suite's recipes whose id matches this glob (repeatable), e.g. "
                          "'fashion-mnist/*'; the table lists the others as not yet run")
+    sp.add_argument("--batch-seeds", action="store_true",
+                    help="train each recipe's unrecorded seeds together as one stacked computation (as recipes with "
+                         "seeds_batched = true always do): each seed keeps its own generator and equals the seed "
+                         "run alone to float rounding; records stay per seed")
 
     sp = add("leaderboard", "rebuild a suite's leaderboard from run records alone")
     sp.add_argument("suite", nargs="?", default="quick", help="suite name (default: quick)")
@@ -318,7 +322,8 @@ def cmd_bench(args) -> int:
 
     out = bench(args.suite, runs=args.runs, leaderboards=args.leaderboards, device=args.device,
                 baselines=args.baselines, plots=args.plots, jobs=args.jobs, ray=args.ray,
-                quiet=args.quiet, recipes=args.recipes, threads=args.threads)
+                quiet=args.quiet, recipes=args.recipes, threads=args.threads,
+                batch_seeds=args.batch_seeds)
     print(f"suite {args.suite}: ran {out['ran']}, skipped {out['skipped']} (already recorded), "
           f"failed {len(out['failed'])}, total {out['wall_time_s']:.1f}s")
     if out["markdown"] is not None:

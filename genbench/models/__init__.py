@@ -49,6 +49,19 @@ class GenerativeModel(nn.Module):
         """One update on `batch` (already in model space); returns scalars to log, 'loss' first."""
         raise NotImplementedError
 
+    def seed_batching(self) -> str | None:
+        """None when this model can train seed-batched (genbench.seed_batch), else why not. A model that
+        can gives its step in functional form: `step_noise` draws what `train_step` draws from the
+        generator, in its order; `step_objective(batch, noise)` returns (objective, stats), the
+        objective's gradient being every player's gradient at the current weights, drawing nothing."""
+        return f"model {self.name!r} gives no functional training step (step_noise, step_objective)"
+
+    def step_noise(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def step_objective(self, batch: torch.Tensor, noise: dict[str, torch.Tensor]):
+        raise NotImplementedError
+
     @property
     def converged(self) -> bool:
         """True when further steps would not change the model (lets EM stop early)."""

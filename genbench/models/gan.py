@@ -153,6 +153,33 @@ class GAN(NeuralModel):
             s.step()
         return {"loss": loss_g.item(), "loss_d": loss_d.item()}
 
+    # The step in functional form, for seed-batched training (genbench.seed_batch).
+    def seed_batching(self) -> str | None:
+        if not self.simultaneous:
+            return "its alternating update takes each player's step at different weights; update = \"simultaneous\" batches"
+        if self.gan_loss != "nonsaturating":
+            return f"loss {self.gan_loss!r} takes a gradient inside its loss; \"nonsaturating\" batches"
+        if any(isinstance(m, torch.nn.Dropout) for m in self.modules()):
+            return "dropout draws from the global generator, not the seed's"
+        return None
+
+    def step_noise(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """What `train_step` draws from the generator, in its order: the latents of the simultaneous step."""
+        n = len(batch.reshape(len(batch), *self.d_input).chunk(self.critic_steps)[0])
+        return {"z": torch.randn(n, self.latent, generator=generator, device=batch.device)}
+
+    def step_objective(self, batch: torch.Tensor, noise: dict[str, torch.Tensor]):
+        """L_D with G's samples held fixed plus L_G with D's weights held fixed: the gradient of the sum
+        is both players' gradients at the current weights, the simultaneous update of `train_step`."""
+        real = batch.reshape(len(batch), *self.d_input).chunk(self.critic_steps)[0]
+        x = self.G(noise["z"])
+        fake = (torch.sigmoid(x) if self.images else x).reshape(len(x), *self.d_input)
+        loss_d = self.d_loss(self.packed(real), self.packed(fake.detach()), None)
+        held = {n: t.detach() for n, t in list(self.D.named_parameters()) + list(self.D.named_buffers())}
+        d_fake = torch.func.functional_call(self.D, held, (self.packed(fake),))
+        loss_g = F.softplus(-d_fake).mean()
+        return loss_d + loss_g, {"loss": loss_g.detach(), "loss_d": loss_d.detach()}
+
     @torch.no_grad()
     def sample(self, n, generator):
         self.eval()

@@ -3,7 +3,7 @@
 A recipe names a dataset, a model with its hyper-parameters, a training budget, the metrics to
 report, the seeds and the device, and optionally the published figures it reproduces. Loading
 validates everything against the registries before any work starts. The recipe's hash covers what
-the file declares that sets the numbers (not the seeds, the device, the description or the published
+the file declares that sets the numbers (not the seeds, the device, `seeds_batched`, the description or the published
 figures) and is stamped on every run record and leaderboard row; a change of meaning that the file
 does not show (a new default in code) is marked by bumping `version`.
 """
@@ -29,7 +29,8 @@ from genbench.registry import check_params, unknown_name_message
 from genbench.scoring import select_metrics
 from genbench.training import TrainConfig
 
-TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "model", "train", "score", "published"}
+TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "seeds_batched", "model", "train", "score",
+            "published"}
 SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size"}
 EVAL_KEYS = ("eval_iters", "eval_batch_size")  # metrics' sampling-protocol sizes (genbench.metrics.val_loss)
 
@@ -50,6 +51,7 @@ class Recipe:
     n_samples: int | None  # samples scored per run (default: each metric's protocol count)
     seeds: list[int]
     device: str
+    seeds_batched: bool = False  # how the seeds train, like the device (not hashed): genbench.seed_batch
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
     eval_options: dict = field(default_factory=dict)  # [score] eval_iters / eval_batch_size, where given
     published: Published | None = None  # the published figures this recipe reproduces (not hashed)
@@ -143,6 +145,9 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     device = raw.get("device", "auto")
     if device not in DEVICES:
         _fail(where, unknown_name_message("device", str(device), list(DEVICES)))
+    seeds_batched = raw.get("seeds_batched", False)
+    if not isinstance(seeds_batched, bool):
+        _fail(where, f"'seeds_batched' must be true or false, got {seeds_batched!r}")
     description = raw.get("description", "")
     if not isinstance(description, str):
         _fail(where, "'description' must be a string")
@@ -155,6 +160,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
                     train=TrainConfig(**train), train_params=dict(train), metrics=metrics, n_samples=n_samples, seeds=seeds, device=device,
+                    seeds_batched=seeds_batched,
                     extractor=extractor, eval_options=eval_options, published=published,
                     baselines=baselines)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
