@@ -165,3 +165,35 @@ def test_skip_starts_the_mlp_at_the_least_squares_estimate_of_eps():
     plain = build_model("ddpm", (16,), {"images": True, "hidden": 8, "layers": 1})
     torch.nn.init.zeros_(plain.eps_net[-1].weight), torch.nn.init.zeros_(plain.eps_net[-1].bias)
     assert plain.eps_theta(x_t, torch.full((len(x_t),), 999)).abs().max() == 0
+
+
+def test_gaussian_skip_is_the_least_squares_estimate_of_eps_for_the_datas_covariance():
+    """skip = "gaussian": with the residual MLP at zero, eps_theta is the best linear (affine) map of x_t
+    for the training data's mean and covariance, measured by least squares; where a pixel never varies it
+    recovers eps exactly, which the isotropic skip, blind to the data, cannot."""
+    g = torch.Generator().manual_seed(0)
+    mix = torch.randn(8, 8, generator=g)
+    varying = torch.sigmoid(torch.randn(20000, 8, generator=g) @ mix / 3)  # correlated pixels in (0, 1)
+    data = torch.cat([torch.zeros(20000, 8), varying], dim=1)  # 8 pixels always black
+    models = {}
+    for skip in ("gaussian", "isotropic"):
+        models[skip] = build_model("ddpm", (16,), {"skip": skip, "images": True, "hidden": 8, "layers": 1})
+        torch.nn.init.zeros_(models[skip].eps_net[-1].weight), torch.nn.init.zeros_(models[skip].eps_net[-1].bias)
+        models[skip].initialize(data, g)
+    x0, eps = 2 * data - 1, torch.randn(20000, 16, generator=g)
+    for t in (0, 50, 500):
+        abar = models["gaussian"].abar[t]
+        x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+        with torch.no_grad():
+            pred = {k: m.eps_theta(x_t, torch.full((len(x_t),), t)) for k, m in models.items()}
+        design = torch.cat([x_t, torch.ones(len(x_t), 1)], dim=1).double()
+        best = design @ torch.linalg.lstsq(design, eps.double()).solution  # the affine least-squares fit
+        mse = {k: (p.double() - eps).pow(2).mean().item() for k, p in pred.items()}
+        assert mse["gaussian"] < (best - eps).pow(2).mean().item() * 1.01 + 1e-6
+        assert torch.allclose(pred["gaussian"][:, :8], eps[:, :8], atol=1e-3)  # the constant pixels: exact
+        assert mse["isotropic"] > 1.5 * mse["gaussian"]
+
+
+def test_older_checkpoints_skip_true_still_mean_the_isotropic_skip():
+    old = build_model("ddpm", (16,), {"skip": True, "images": True, "hidden": 8, "layers": 1})
+    assert old.skip == "isotropic" and "data_basis" not in old.state_dict()
