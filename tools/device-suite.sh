@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# One prepared device run for a lent GPU machine (PyTorch, no network, no genbench install): the
-# `pacgan-paper` suite with its seeds batched (PacGAN's Table 1 under the paper's 400 epochs) and the
-# `text-gpu` suite (nanoGPT's shakespeare-char GPU configuration), each under its own time budget, and
-# what should come back put into $OUT: run records and tables in one tar, the logs (whose progress
-# lines give the measured steps per second, from which the full suite's time is projected).
-# From the repository root, with the data and wheels carried beside the tree:
+# One prepared device run for a lent GPU machine (PyTorch, no network, no genbench install), each
+# stage under its own time budget, and what should come back put into $OUT: run records and tables
+# in one tar, the logs (whose progress lines give the measured steps per second, from which the
+# full pacgan-paper suite's time is projected). The stages, in order:
+#   1. the `gpu` suite's Fashion-MNIST U-Net DDPM and DCGAN (issue #20's target: DDPM below DCGAN),
+#      two runs at a time;
+#   2. the `text-gpu` suite (nanoGPT's shakespeare-char GPU configuration, 5000 steps);
+#   3. the `pacgan-paper` suite with its seeds batched (PacGAN's Table 1 under the paper's 400 epochs;
+#      its budget measures the step rate, it does not finish 80 x 400,000 steps).
+# From the repository root, with the data and wheels carried beside the tree (untracked, not ignored):
 #   .data/text/tinyshakespeare.txt  (cp ../shared/data/tinyshakespeare.txt .data/text/)
-#   .whl/*.whl                      (optional: pip download --no-deps torch-fidelity)
-# PACGAN_BUDGET + TEXT_BUDGET seconds (default 330 + 200) fit one 10-minute call with time to pack.
-# Runs unfinished by their budget have no record and the table says so; their resumable state stays
-# in $RUNS, so a rerun on the same warm machine continues them.
+#   .data/fashion-mnist/*.gz        (cp /usr/share/datasets/fashion-mnist/*.gz .data/fashion-mnist/)
+#   .whl/*.whl                      (pip download --no-deps torch-fidelity: FID needs it)
+# GPU_BUDGET + TEXT_BUDGET + PACGAN_BUDGET seconds (default 170 + 250 + 120) fit one 10-minute call
+# with time to install and pack. Runs unfinished by their budget have no record and the table says
+# so; their resumable state stays in $RUNS, so a rerun on the same warm machine continues them.
+# Back here: tar -xzf records.tgz -C runs && cat checkpoints.tar.* | tar -x -C runs, then
+# `genbench leaderboard <suite> --runs runs` redraws each table, the gpu one with its sample plots
+# (Fashion-MNIST on hand, as $GENBENCH_DATA or Debian's package; tried on the CPU run's output).
+# Tried on the CPU (DEVICE=cpu) on a copy of baselines/ shortened to a few steps: all three stages
+# ran, tables written, 7 files under $OUT (the device tool brings back 8 at most, 16 MiB each).
 # BASELINES points at another recipes folder (the CPU test runs a shortened copy); DEVICE=cpu tries
 # the script on a machine without a GPU.
 set -u
 OUT=${OUT:-device-out}; RUNS=${RUNS:-/tmp/genbench-runs}
-PACGAN_BUDGET=${PACGAN_BUDGET:-330}; TEXT_BUDGET=${TEXT_BUDGET:-200}
+GPU_BUDGET=${GPU_BUDGET:-170}; TEXT_BUDGET=${TEXT_BUDGET:-250}; PACGAN_BUDGET=${PACGAN_BUDGET:-120}
 BASELINES=${BASELINES:-$PWD/baselines}; DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT" "$RUNS"
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -22,15 +32,24 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 fi
 export PYTHONPATH=/tmp/site:$PWD GENBENCH_DATA=$PWD/.data GENBENCH_OFFLINE=1 PYTHONUNBUFFERED=1
 [ -f .data/text/tinyshakespeare.txt ] || { echo "missing .data/text/tinyshakespeare.txt (see the header)"; exit 2; }
+compgen -G ".data/fashion-mnist/*.gz" > /dev/null || { echo "missing .data/fashion-mnist/*.gz (see the header)"; exit 2; }
 if [ "$DEVICE" = cuda ]; then nvidia-smi -L; fi
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-# Each suite alone on the device: pacgan-paper's recipes train their 10 seeds as one vmapped step.
-timeout "$PACGAN_BUDGET" python3 -m genbench bench pacgan-paper --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
-  --baselines "$BASELINES" --device "$DEVICE" --batch-seeds --no-plots 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/pacgan-paper.log"
-echo "pacgan-paper: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/pacgan-paper.log"
+# Each stage alone on the device; the gpu recipes two at a time (too small to fill it alone).
+timeout "$GPU_BUDGET" python3 -m genbench bench gpu --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
+  --baselines "$BASELINES" --device "$DEVICE" --recipes 'fashion-mnist/unet-ddpm-gpu' --recipes 'fashion-mnist/dcgan-gpu' \
+  --jobs 2 --no-plots --quiet 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/gpu.log"
+echo "gpu: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/gpu.log"
 timeout "$TEXT_BUDGET" python3 -m genbench bench text-gpu --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
   --baselines "$BASELINES" --device "$DEVICE" --no-plots 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/text-gpu.log"
 echo "text-gpu: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/text-gpu.log"
-tail -n 3 "$OUT/pacgan-paper.log" "$OUT/text-gpu.log"
+# pacgan-paper's recipes train their 10 seeds as one vmapped step.
+timeout "$PACGAN_BUDGET" python3 -m genbench bench pacgan-paper --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
+  --baselines "$BASELINES" --device "$DEVICE" --batch-seeds --no-plots 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/pacgan-paper.log"
+echo "pacgan-paper: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/pacgan-paper.log"
+tail -n 3 "$OUT/gpu.log" "$OUT/text-gpu.log" "$OUT/pacgan-paper.log"
 tar -C "$RUNS" --exclude='*.safetensors' --exclude='train_state*' -czf "$OUT/records.tgz" .
+# The gpu runs' checkpoints, so their sample plots are drawn here (`genbench leaderboard gpu --runs ...`).
+(cd "$RUNS" && find ./fashion-mnist -name 'model.safetensors' -o -name 'model.json' 2>/dev/null | tar -cf - -T -) \
+  | split -b 15m - "$OUT/checkpoints.tar."
 ls -la "$OUT"
