@@ -143,6 +143,31 @@ def test_python_dash_m_is_the_same_cli():
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 
+def test_every_flag_a_help_text_names_is_a_flag_of_its_command():
+    """A help text that points at another option (`--scoring-seed`, `--factory-kwargs`) names one its
+    command has, so a renamed flag cannot leave a stale name behind in the help."""
+    import argparse
+    import re
+
+    from genbench.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    flags = {name: {f for a in sub._actions for f in a.option_strings} for name, sub in commands.items()}
+    checked = 0
+    for name, sub in commands.items():
+        for action in sub._actions:
+            # Another command's flag counts where the text names that command first ("`bench --jobs 2`");
+            # another tool's ("sacrebleu's --paired-bs") is not genbench's to check.
+            for before, named in re.findall(r"([\w'-]*)`? ?(?<![\w-])(--[a-z][a-z0-9-]*)", action.help or ""):
+                if before.endswith("'s"):
+                    continue
+                checked += 1
+                assert named in flags[before if before in flags else name], \
+                    f"genbench {name} {'/'.join(action.option_strings)}: help names {named}"
+    assert checked > 10
+
+
 def test_help_explains_each_command(cli):
     for command in ("list", "train", "score", "bench", "leaderboard", "gate"):
         with pytest.raises(SystemExit) as e:

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--factory", metavar="PKG.MODULE:BUILD",
                      help="your own model: BUILD(**--factory-kwargs) returns an object with sample(n, generator), "
                           "a torch_fidelity GenerativeModelBase, or a callable (n, generator) -> tensor; samples are "
-                          "drawn on --device with --seed and checked like a --samples file (needs --dataset)")
+                          "drawn on --device with --scoring-seed and checked like a --samples file (needs --dataset)")
     src.add_argument("--hf-model", metavar="DIR",
                      help="a Hugging Face causal LM folder (safetensors weights, its tokenizer): bits per character "
                           "and per byte of --dataset's held-out text (needs genbench[hf])")
