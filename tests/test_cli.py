@@ -173,3 +173,25 @@ def test_help_explains_each_command(cli):
         with pytest.raises(SystemExit) as e:
             cli(command, "--help")
         assert e.value.code == 0
+
+
+def test_every_flag_the_docs_give_a_command_is_a_flag_of_it():
+    """`genbench CMD ... --flag` in README.md and docs/ names a flag CMD has (a renamed flag would
+    otherwise leave the documented command failing for a new user)."""
+    import argparse
+    import re
+
+    from genbench.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    flags = {name: {f for a in sub._actions for f in a.option_strings} for name, sub in commands.items()}
+    checked = 0
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        for command, rest in re.findall(r"genbench ([\w-]+)([^`\n|]*)", path.read_text()):
+            if command not in flags:
+                continue
+            for named in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", rest):
+                checked += 1
+                assert named in flags[command], f"{path.name}: genbench {command} has no {named}"
+    assert checked > 20
