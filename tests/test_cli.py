@@ -188,7 +188,7 @@ def test_every_flag_the_docs_give_a_command_is_a_flag_of_it():
     flags = {name: {f for a in sub._actions for f in a.option_strings} for name, sub in commands.items()}
     checked = 0
     for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
-        for command, rest in re.findall(r"genbench ([\w-]+)([^`\n|]*)", path.read_text()):
+        for command, rest in re.findall(r"genbench ([\w-]+)((?:\\\||[^`\n|])*)", path.read_text()):
             if command not in flags:
                 continue
             for named in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", rest):
