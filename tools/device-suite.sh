@@ -35,18 +35,18 @@ export PYTHONPATH=/tmp/site:$PWD GENBENCH_DATA=$PWD/.data GENBENCH_OFFLINE=1 PYT
 compgen -G ".data/fashion-mnist/*.gz" > /dev/null || { echo "missing .data/fashion-mnist/*.gz (see the header)"; exit 2; }
 if [ "$DEVICE" = cuda ]; then nvidia-smi -L; fi
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-# Each stage alone on the device; the gpu recipes two at a time (too small to fill it alone).
-timeout "$GPU_BUDGET" python3 -m genbench bench gpu --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
-  --baselines "$BASELINES" --device "$DEVICE" --recipes 'fashion-mnist/unet-ddpm-gpu' --recipes 'fashion-mnist/dcgan-gpu' \
-  --jobs 2 --no-plots --quiet 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/gpu.log"
-echo "gpu: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/gpu.log"
-timeout "$TEXT_BUDGET" python3 -m genbench bench text-gpu --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
-  --baselines "$BASELINES" --device "$DEVICE" --no-plots 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/text-gpu.log"
-echo "text-gpu: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/text-gpu.log"
+# stage NAME BUDGET ARGS...: `genbench bench ARGS` under its budget, one progress line per line in $OUT/NAME.log.
+stage() {
+  local name=$1 budget=$2; shift 2
+  timeout "$budget" python3 -m genbench bench "$@" --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
+    --baselines "$BASELINES" --device "$DEVICE" --no-plots 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/$name.log"
+  echo "$name: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/$name.log"
+}
+# Each stage alone on the device; the gpu recipes two at a time (too small to fill it alone);
 # pacgan-paper's recipes train their 10 seeds as one vmapped step.
-timeout "$PACGAN_BUDGET" python3 -m genbench bench pacgan-paper --runs "$RUNS" --leaderboards "$RUNS/leaderboards" \
-  --baselines "$BASELINES" --device "$DEVICE" --batch-seeds --no-plots 2>&1 | tr '\r' '\n' | grep -v '^\s*$' > "$OUT/pacgan-paper.log"
-echo "pacgan-paper: exit ${PIPESTATUS[0]} (124 = its budget ran out)" | tee -a "$OUT/pacgan-paper.log"
+stage gpu "$GPU_BUDGET" gpu --recipes 'fashion-mnist/unet-ddpm-gpu' --recipes 'fashion-mnist/dcgan-gpu' --jobs 2 --quiet
+stage text-gpu "$TEXT_BUDGET" text-gpu
+stage pacgan-paper "$PACGAN_BUDGET" pacgan-paper --batch-seeds
 tail -n 3 "$OUT/gpu.log" "$OUT/text-gpu.log" "$OUT/pacgan-paper.log"
 tar -C "$RUNS" --exclude='*.safetensors' --exclude='train_state*' -czf "$OUT/records.tgz" .
 # The gpu runs' checkpoints, so their sample plots are drawn here (`genbench leaderboard gpu --runs ...`).
