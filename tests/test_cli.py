@@ -153,17 +153,18 @@ def subcommands() -> dict:
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
 
 
-def command_flags() -> dict[str, set[str]]:
-    """Each genbench command's flags."""
-    return {name: {f for a in sub._actions for f in a.option_strings} for name, sub in subcommands().items()}
+def command_flags(commands: dict) -> dict[str, set[str]]:
+    """Each command's flags, from `subcommands()`."""
+    return {name: {f for a in sub._actions for f in a.option_strings} for name, sub in commands.items()}
 
 
 def test_every_flag_a_help_text_names_is_a_flag_of_its_command():
     """A help text that points at another option (`--scoring-seed`, `--factory-kwargs`) names one its
     command has, so a renamed flag cannot leave a stale name behind in the help."""
-    flags = command_flags()
+    commands = subcommands()
+    flags = command_flags(commands)
     checked = 0
-    for name, sub in subcommands().items():
+    for name, sub in commands.items():
         for action in sub._actions:
             # Another command's flag counts where the text names that command first ("`bench --jobs 2`");
             # another tool's ("sacrebleu's --paired-bs") is not genbench's to check.
@@ -186,7 +187,7 @@ def test_help_explains_each_command(cli):
 def test_every_flag_the_docs_give_a_command_is_a_flag_of_it():
     """`genbench CMD ... --flag` in README.md and docs/ names a flag CMD has (a renamed flag would
     otherwise leave the documented command failing for a new user)."""
-    flags = command_flags()
+    flags = command_flags(subcommands())
     checked = 0
     for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
         for command, rest in re.findall(r"genbench ([\w-]+)((?:\\\||[^`\n|])*)", path.read_text()):
