@@ -84,8 +84,9 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
     if samples is not None:
         samples = enough_samples(samples, dataset, chosen, n_samples)
     broken = ""
+    generator = generator or torch.Generator().manual_seed(0)
     if samples is None and model is not None and wanted > 0:
-        samples = draw_samples(model, n_samples or wanted, generator or torch.Generator().manual_seed(0), progress)
+        samples = draw_samples(model, n_samples or wanted, generator, progress)
         if bad := int((~torch.isfinite(samples.flatten(1))).any(1).sum()):
             # Dropping or repairing those samples would flatter the model: its sample metrics go
             # unscored, with the reason, and its likelihood metrics are still computed.
@@ -100,7 +101,7 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
         if broken and metric.samples_needed(dataset) > 0:
             unscored[metric.name] = broken
             continue
-        values.update(metric.compute(samples, dataset, model))
+        values.update(metric.compute(samples, dataset, model, **({"generator": generator} if metric.uses_generator else {})))
         if extra := metric.info(samples, dataset, model):
             info[metric.name] = extra
     if not values:

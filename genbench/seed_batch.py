@@ -169,7 +169,7 @@ def fit_seeds(models: list, dataset: Dataset, cfg: TrainConfig, generators: list
         reason = why_not_batched(m, cfg)
         if reason is not None:
             raise GenbenchError(f"model {m.name!r} cannot train seed-batched: {reason}")
-    samplers = [EpochSampler(len(x), cfg.batch_size, g) for g in generators]
+    samplers = [EpochSampler(len(x), cfg.batch_size, g, cfg.sampling == "replacement") for g in generators]
     emas = [None] * len(models)
     first = [1] * len(models)
     for i, m in enumerate(models):

@@ -30,11 +30,17 @@ class TrainConfig:
     weight_decay: NonNegative = 0.0
     grad_clip: NonNegative = 0.0  # max gradient norm; 0 = off
     warmup_steps: Natural = 0
+    # The warm-up's factor at update s (0-based) of w: "(s+1)/w" reaches lr at the last warm-up step;
+    # "(s+1)/(w+1)" is nanoGPT's get_lr today, "s/w" as it was written up to 2024 (a first step at lr 0).
+    warmup_shape: Literal["(s+1)/w", "(s+1)/(w+1)", "s/w"] = "(s+1)/w"
     schedule: Literal["constant", "cosine"] = "constant"
     min_lr: NonNegative = 0.0  # where the cosine schedule ends, at `steps` (nanoGPT's min_lr)
     weight_decay_on: Literal["all", "matrices"] = "all"  # matrices: only parameters of >= 2 dims (nanoGPT, GPT-2)
     ema: Fraction = 0.0  # decay of an exponential moving average of the weights used for sampling; 0 = off
     ema_warmup: bool = False  # ramp the EMA's decay up as min(ema, (1 + k) / (10 + k)) after k updates
+    # How batches are drawn: "epochs" shuffles the rows and walks them (each row once an epoch);
+    # "replacement" draws each row of each batch independently and uniformly (nanoGPT's get_batch).
+    sampling: Literal["epochs", "replacement"] = "epochs"
     checkpoint_every: Natural = 0  # save resumable state every N steps; 0 = never
     augment_flip: bool = False  # images: random left-right flips (genbench.augment)
     augment_shift: Natural = 0  # images: random shifts of up to N pixels; 0 = off
@@ -58,24 +64,31 @@ class TrainConfig:
         if self.min_lr and (self.schedule != "cosine" or self.min_lr > self.lr):
             raise GenbenchError(f"[train] min_lr is where the cosine schedule ends: it needs schedule = \"cosine\" "
                                 f"and min_lr <= lr, got schedule {self.schedule!r}, min_lr {self.min_lr}, lr {self.lr}")
+        if self.sampling == "replacement" and self.batch_size == "full":
+            raise GenbenchError('[train] sampling = "replacement" draws batch_size rows per step; give batch_size a number')
+        if self.warmup_shape != "(s+1)/w" and not self.warmup_steps:
+            raise GenbenchError(f"[train] warmup_shape {self.warmup_shape!r} shapes a warm-up; set warmup_steps > 0 or drop it")
         if self.channels_last and dataset.kind != "image":
             raise GenbenchError(f"[train] channels_last applies to image datasets; {dataset.name!r} is {dataset.kind}")
 
 
 class EpochSampler:
     """Shuffled epochs of `batch_size` rows, each permutation drawn from the run's generator when
-    the previous epoch is used up (the full set every step when batch_size is "full"). Its state
-    is saved with the training state, so a resumed run sees exactly the batches it would have seen."""
+    the previous epoch is used up (the full set every step when batch_size is "full"); with
+    `replacement`, each batch's rows drawn independently instead. Its state is saved with the
+    training state, so a resumed run sees exactly the batches it would have seen."""
 
-    def __init__(self, n: int, batch_size: int | str, generator: torch.Generator):
-        self.full = batch_size == "full" or batch_size >= n
-        self.n, self.batch_size, self.generator = n, batch_size, generator
+    def __init__(self, n: int, batch_size: int | str, generator: torch.Generator, replacement: bool = False):
+        self.full = batch_size == "full" or (batch_size >= n and not replacement)
+        self.n, self.batch_size, self.generator, self.replacement = n, batch_size, generator, replacement
         self.order: torch.Tensor | None = None
         self.position = 0
 
     def next(self) -> torch.Tensor | None:
         if self.full:
             return None
+        if self.replacement:  # all its state is the generator's
+            return torch.randint(self.n, (self.batch_size,), generator=self.generator, device=self.generator.device)
         if self.order is None or self.position + self.batch_size > self.n:
             self.order = torch.randperm(self.n, generator=self.generator, device=self.generator.device)
             self.position = 0
@@ -161,7 +174,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
             child.compile()  # in place: no `_orig_mod.` wrapper, so checkpoints keep their keys
     model.configure_training(cfg)
     ema = EMA(model, cfg.ema, cfg.ema_warmup) if cfg.ema > 0 else None
-    sampler = EpochSampler(len(x), cfg.batch_size, generator)  # the global batches, the same on every rank
+    sampler = EpochSampler(len(x), cfg.batch_size, generator, cfg.sampling == "replacement")  # the global batches, the same on every rank
     own = generator if world == 1 else distributed.rank_generator(generator)
     if world > 1:
         distributed.average_gradients(model)

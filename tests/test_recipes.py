@@ -57,7 +57,7 @@ def test_hash_tracks_numbers_not_seeds_or_description(tmp_path):
     (lambda t: t.replace("[model]", "[model"), "not valid TOML"),
     (lambda t: 'device = "tpu"\n' + t, "unknown device 'tpu'"),
     (lambda t: t + "\nfoo = 1\n", "unknown [score] key 'foo'"),
-    (lambda t: t + "\nsamples = 300\n", "unknown [score] key 'samples'; valid [score] keys: eval_batch_size, eval_iters, "
+    (lambda t: t + "\nsamples = 300\n", "unknown [score] key 'samples'; valid [score] keys: eval_batch_size, eval_every, eval_iters, "
                                          "extractor, metrics, n_samples (did you mean 'n_samples'?)"),
 ])
 def test_bad_recipes_are_refused_with_the_culprit_named(tmp_path, edit, needle):
@@ -98,7 +98,10 @@ def test_every_recipe_runs_two_steps_end_to_end(tmp_path, monkeypatch, recipe_id
     recipe = load_recipe(recipe_id)
     if recipe.dataset in SHAPES and not files_present(recipe.dataset):
         use_stand_in(monkeypatch, recipe.dataset)
-    short = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=2, checkpoint_every=1), n_samples=500)
+    # val-loss's mean over every window is a forward pass per start: every 5000th here (the code path)
+    evals = {**recipe.eval_options, "eval_every": 5000} if recipe.eval_options else {}
+    short = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=2, checkpoint_every=1), n_samples=500,
+                                eval_options=evals)
     record = run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
     assert record["train"]["steps"] <= 2 and record["metrics"]
     assert all(math.isfinite(v) for v in record["metrics"].values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -78,15 +79,16 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
 
 # Columns beside the metrics that are not metrics: spreads, and published figures
 # (genbench.leaderboard.published) with their labels.
-NOT_METRIC_SUFFIXES = ("_std", "_published", "_published_se", "_z")
-NOT_METRIC_COLUMNS = {"train_time_s", "device", "published", "protocol",
+# A further reference's columns carry its number (genbench.leaderboard.published.suffix).
+NOT_METRIC = re.compile(r"(^(published|protocol)|_(std|published|published_se|z))(_\d+)?$")
+NOT_METRIC_COLUMNS = {"train_time_s", "device",
                       "samples"}  # n_samples in tables written before it was renamed
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The metric-mean columns of an aggregated frame, in order."""
     skip = set(ID_COLUMNS) | NOT_METRIC_COLUMNS
-    return [c for c in frame.columns if c not in skip and not c.endswith(NOT_METRIC_SUFFIXES)]
+    return [c for c in frame.columns if c not in skip and not NOT_METRIC.search(c)]
 
 
 def load_table(path: str | Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from genbench.io import atomic_write_bytes, atomic_write_text
 from genbench.leaderboard.modes import mode_table
 from genbench.leaderboard.plots import plot_name
 from genbench.leaderboard.records import metric_columns
-from genbench.leaderboard.table import cell, provenance, published_cell, unscored_runs
+from genbench.leaderboard.table import cell, provenance, published_cell, references, unscored_runs
 from genbench.metrics import output_spec
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -55,10 +55,8 @@ def dataset_tables(board, images: dict[str, bytes]) -> list[dict]:
             cells = [{"key": m, "value": _number(row.get(m)), "text": cell(row.get(m), row.get(f"{m}_std")),
                       "title": ", ".join(f"seed {s}: {_number(v.get(m)) or '–'}" for s, v in per_seed)}
                      for m in present]
-            published = None
-            if isinstance(row.get("published"), str):
-                published = {"label": row["published"], "protocol": row.get("protocol") or "",
-                             "cells": [published_cell(row, m) for m in present]}
+            published = [{"label": row[f"published{s}"], "protocol": row.get(f"protocol{s}") or "",
+                          "cells": [published_cell(row, m, s) for m in present]} for s in references(row)]
             rows.append({"recipe": row["recipe"], "model": row["model"], "description": described.get(row["recipe"], ""),
                          "n_seeds": row["n_seeds"], "train_s": f"{row['train_time_s']:.2f}", "cells": cells,
                          "published": published,

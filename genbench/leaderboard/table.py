@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from genbench.env import hardware_label
+from genbench.leaderboard.published import suffix
 from genbench.leaderboard.records import metric_columns
 from genbench.metrics import output_spec
 
@@ -27,19 +28,32 @@ def to_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.8g", lineterminator="\n")
 
 
-def published_cell(row: dict, metric: str) -> str:
-    value = row.get(f"{metric}_published")
+def published_cell(row: dict, metric: str, s: str = "") -> str:
+    value = row.get(f"{metric}_published{s}")
     if _missing(value):
         return ""
-    z = row.get(f"{metric}_z")
-    return f"{value:.4g} ± {row[f'{metric}_published_se']:.2g}" + ("" if _missing(z) else f" (z = {z:+.1f})")
+    z = row.get(f"{metric}_z{s}")
+    return f"{value:.4g} ± {row[f'{metric}_published_se{s}']:.2g}" + ("" if _missing(z) else f" (z = {z:+.1f})")
 
 
-def published_line(row: dict, metrics: list[str]) -> str:
-    """The published figures under a measured row, and how far the measurement is from each."""
-    protocol = row.get("protocol")
-    what = row["published"] + (f"; this run: {protocol}" if isinstance(protocol, str) and protocol else "")
-    return "| " + " | ".join(["↳ published", what, ""] + [published_cell(row, m) for m in metrics] + ["", ""]) + " |"
+def references(row: dict) -> list[str]:
+    """The column suffixes of the references a row is read against, in order."""
+    out, i = [], 0
+    while not _missing(row.get(f"published{suffix(i)}")):
+        out.append(suffix(i))
+        i += 1
+    return out
+
+
+def published_lines(row: dict, metrics: list[str]) -> list[str]:
+    """The published figures under a measured row, a line per reference, and how far the measurement is from each."""
+    lines = []
+    for s in references(row):
+        protocol = row.get(f"protocol{s}")
+        what = row[f"published{s}"] + (f"; this run: {protocol}" if isinstance(protocol, str) and protocol else "")
+        lines.append("| " + " | ".join(["↳ published", what, ""] + [published_cell(row, m, s) for m in metrics]
+                                       + ["", ""]) + " |")
+    return lines
 
 
 def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) -> list[str]:
@@ -52,8 +66,7 @@ def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) 
         cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
         cells += [f"{row['train_time_s']:.2f}", link]
         lines.append("| " + " | ".join(cells) + " |")
-        if not _missing(row.get("published")):
-            lines.append(published_line(row, metrics))
+        lines += published_lines(row, metrics)
     return lines
 
 

@@ -53,6 +53,9 @@ class Metric:
     # True where the value depends on how many samples are scored (a count of modes hit grows with
     # them): then fewer samples than `samples_needed` are refused unless that count is asked for.
     count_sensitive: ClassVar[bool] = False
+    # True where the protocol itself draws at random (e.g. val-loss's windows): `compute` then takes
+    # `generator=`, the run's scoring stream after any samples were drawn, so each seed draws its own.
+    uses_generator: ClassVar[bool] = False
 
     def applies(self, dataset: Dataset) -> str | None:
         """None when this metric can score `dataset`, else the reason it cannot."""

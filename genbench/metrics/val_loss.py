@@ -8,9 +8,16 @@ on random windows of block_size + 1 characters of the validation stream, the mod
 (no dropout). Here the stream is the test split's consecutive rows laid end to end (a dataset with
 `stream`), a window is one row's length T = block_size + 1, and the window's first character is
 given: an autoregressive model conditions it on BOS, and its own term (P(x_1 | BOS)) is left out, so
-every term is one of nanoGPT's. The draws come from a fixed generator, so the number does not depend
-on the run's seed; `eval_iters` x `eval_batch_size` windows make it an estimate of the mean over all
-windows (genbench's `perplexity` scores every non-overlapping test row exactly instead).
+every term is one of nanoGPT's. The draws come from the run's scoring stream, so each seed is scored
+on windows of its own, as each of nanoGPT's runs draws its own from its seed's stream: an estimate's
+noise then averages out over seeds instead of being shared by all of them. `eval_iters` x
+`eval_batch_size` windows estimate the mean over every window of the stream, which is reported too:
+
+    val_loss_all = mean over every start i in 0 .. len(val) - block_size - 1 of loss(window i)
+
+(genbench's `perplexity` scores every non-overlapping test row from its start instead). That mean
+costs a forward pass per start (111,476 on shakespeare-char: about 5 minutes of one CPU thread for
+nanoGPT's CPU model); `eval_every = k` averages the windows at every k-th start instead.
 """
 
 from __future__ import annotations
@@ -25,28 +32,45 @@ from genbench.data.text import not_text
 from genbench.errors import GenbenchError
 from genbench.metrics import Metric, Output, register_metric
 
-SEED = 1337  # nanoGPT's torch.manual_seed; fixed, so that runs are scored on the same windows
+SEED = 1337  # nanoGPT's torch.manual_seed: the windows' stream when no scoring stream is given
+CHUNK = 512  # windows per forward pass over all of them
 
 
-def val_windows(stream: torch.Tensor, length: int, eval_iters: int, batch_size: int) -> torch.Tensor:
+def val_windows(stream: torch.Tensor, length: int, eval_iters: int, batch_size: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
     """(eval_iters, batch_size, length) windows of `stream` at uniform random starts, as get_batch
     draws them (with replacement, any start whose window fits)."""
-    g = torch.Generator().manual_seed(SEED)
-    starts = torch.randint(len(stream) - length + 1, (eval_iters, batch_size), generator=g)
+    g = generator if generator is not None else torch.Generator().manual_seed(SEED)
+    starts = torch.randint(len(stream) - length + 1, (eval_iters, batch_size), generator=g, device=g.device).cpu()
     return stream[starts[..., None] + torch.arange(length)]
+
+
+def window_losses(model, windows: torch.Tensor, device) -> torch.Tensor:
+    """Each window's mean cross-entropy over its predicted characters (all but the first)."""
+    out = []
+    for x in windows.split(CHUNK):
+        x = x.to(device)
+        logits = model.next_logits(x)[:, 1:].float()
+        out.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
+                                   reduction="none").view(len(x), -1).mean(1).double().cpu())
+    return torch.cat(out)
 
 
 @register_metric
 class ValLoss(Metric):
     name = "val-loss"
     needs_log_prob = True
+    uses_generator = True
     outputs = (
         Output("val_loss", "lower", "nanoGPT's validation loss: mean cross-entropy on random test windows, "
                                     "nats per character", 0.01, 0.005),
+        Output("val_loss_all", "lower", "the mean that val_loss estimates: nanoGPT's validation loss over every "
+                                        "window of the test stream, nats per character", 0.01, 0.005),
     )
 
-    def __init__(self, eval_iters: int = 200, eval_batch_size: int = 64):  # nanoGPT's shakespeare-char config
-        self.eval_iters, self.eval_batch_size = eval_iters, eval_batch_size
+    def __init__(self, eval_iters: int = 200, eval_batch_size: int = 64,  # nanoGPT's shakespeare-char config
+                 eval_every: int = 1):
+        self.eval_iters, self.eval_batch_size, self.eval_every = eval_iters, eval_batch_size, eval_every
 
     def applies(self, dataset: Dataset) -> str | None:
         if not_text(dataset):
@@ -54,23 +78,23 @@ class ValLoss(Metric):
         return None if dataset.stream else f"dataset {dataset.name!r}'s test rows are not windows of one text"
 
     @torch.no_grad()
-    def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
+    def compute(self, samples, reference: Dataset, model=None, generator: torch.Generator | None = None
+                ) -> dict[str, float]:
         if model is None or not hasattr(model, "next_logits"):
             raise GenbenchError("metric 'val-loss' needs an autoregressive model's next-token logits "
                                 "(score a --checkpoint)")
         T = reference.test.shape[1]
-        batches = val_windows(reference.test.reshape(-1), T, self.eval_iters, self.eval_batch_size)
+        stream = reference.test.reshape(-1)
+        batches = val_windows(stream, T, self.eval_iters, self.eval_batch_size, generator)
         training = model.training
         model.eval()
         device = next(iter(model.parameters()), torch.empty(0)).device
         try:
-            losses = []
-            for x in batches.to(device):
-                logits = model.next_logits(x)[:, 1:].float()
-                losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1)).item())
+            # nanoGPT's mean of eval_iters batch means (equal batches, so the mean of all windows drawn)
+            loss = window_losses(model, batches.reshape(-1, T), device).mean().item()
+            every = window_losses(model, stream.unfold(0, T, self.eval_every), device).mean().item()
         finally:
             model.train(training)
-        loss = sum(losses) / len(losses)
-        if not math.isfinite(loss):
+        if not (math.isfinite(loss) and math.isfinite(every)):
             raise GenbenchError("metric 'val-loss': the model's loss on the validation windows is not finite")
-        return {"val_loss": loss}
+        return {"val_loss": loss, "val_loss_all": every}

@@ -2,6 +2,11 @@
 
     P(x_1..x_T) = prod_t P(x_t | x_<t),   x_0 = BOS (token id V, never emitted)
 
+A family may drop BOS (`bos = false`, as nanoGPT's GPT has none: its windows start anywhere in the
+text): then the network sees x_1 .. x_{T-1} and gives P(x_t | x_<t) for t >= 2 only, P(x_1) is the
+training rows' first-token frequencies (add-one smoothed, fitted before the first step), and the
+training loss averages the network's T - 1 terms alone, as nanoGPT's does.
+
 A family gives its conditionals two ways: `next_logits(x)` scores every position of whole rows at
 once (teacher forcing: inputs BOS, x_1..x_{T-1}; output (N, T, V)), and `start(n)` / `step(state,
 token)` run one token at a time for sampling. Sampling divides the logits by `temperature` and keeps
@@ -38,6 +43,14 @@ class Autoregressive(GenerativeModel):
             raise ValueError(f"{type(self).__name__} models sequences of shape (T,), not {self.data_shape}")
         self.vocab, self.V, self.T, self.BOS = list(vocab), len(vocab), self.data_shape[0], len(vocab)
         self.temperature, self.top_k = temperature, top_k
+        self.bos = hparams.get("bos", True)
+        if not self.bos:
+            self.register_buffer("first", torch.zeros(self.V))  # log P(x_1)
+
+    def initialize(self, data: torch.Tensor, generator: torch.Generator) -> None:
+        if not self.bos:
+            counts = torch.bincount(data[:, 0].long(), minlength=self.V).double() + 1
+            self.first.copy_((counts / counts.sum()).log())
 
     # -- what a family implements --------------------------------------------------------------
     def next_logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,13 +67,22 @@ class Autoregressive(GenerativeModel):
 
     # -- the chain rule ------------------------------------------------------------------------
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """BOS, x_1 .. x_{T-1}: what position t is fed under teacher forcing."""
+        """What the network is fed under teacher forcing: BOS, x_1 .. x_{T-1} (x_1 .. x_{T-1} without BOS)."""
+        if not self.bos:
+            return x[:, :-1]
         return torch.cat([torch.full_like(x[:, :1], self.BOS), x[:, :-1]], dim=1)
 
+    def with_first(self, logits: torch.Tensor) -> torch.Tensor:
+        """The network's logits for inputs(x), as logits for every position: without BOS, position 1's
+        are log P(x_1)."""
+        if self.bos:
+            return logits
+        return torch.cat([self.first.to(logits.dtype).expand(len(logits), 1, -1), logits], dim=1)
+
     def token_nll(self, x: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced cross-entropy at temperature 1, mean over tokens: the training loss."""
-        logits = self.next_logits(x.long())
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), x.long().reshape(-1))
+        """Teacher-forced cross-entropy at temperature 1, mean over the network's terms: the training loss."""
+        logits = self.next_logits(x.long())[:, 0 if self.bos else 1:]
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), x.long()[:, 0 if self.bos else 1:].reshape(-1))
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         out = []
@@ -78,7 +100,10 @@ class Autoregressive(GenerativeModel):
         token = torch.full((n,), self.BOS, dtype=torch.int64, device=device)
         out = torch.empty(n, self.T, dtype=torch.int64, device=device)
         for t in range(self.T):
-            logits, state = self.step(state, token)
+            if self.bos or t > 0:
+                logits, state = self.step(state, token)
+            else:
+                logits = self.first.expand(n, -1)
             probs = sampling_log_probs(logits.double(), temperature, self.top_k).exp()
             token = torch.multinomial(probs, 1, generator=generator)[:, 0]
             out[:, t] = token

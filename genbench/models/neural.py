@@ -21,7 +21,8 @@ def lr_factor(cfg: TrainConfig):
 
     def factor(step: int) -> float:
         if cfg.warmup_steps and step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
+            w = cfg.warmup_steps
+            return {"(s+1)/w": (step + 1) / w, "(s+1)/(w+1)": (step + 1) / (w + 1), "s/w": step / w}[cfg.warmup_shape]
         if cfg.schedule == "cosine":
             progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))

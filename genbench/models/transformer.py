@@ -13,7 +13,8 @@ each query and key by an angle proportional to its position, so Q_i . K_j depend
 Two options named as nanoGPT names them (model.py): `bias = false` drops the biases of every linear
 layer and LayerNorm (nanoGPT's default: "a bit better and faster"), and `tie_weights = true` reads
 the output matrix W off the token embedding E (weight tying, Press & Wolf 2017), W = E[:V] (E's
-extra row is BOS, which is never predicted).
+extra row is BOS, which is never predicted). `bos = false` is nanoGPT's input: no BOS row, T - 1
+positions (genbench.models.autoregressive says what the first token's probability is then).
 
 Inputs are BOS, x_1 .. x_{T-1}, so position t sees only tokens before x_t and one forward pass
 gives every conditional (teacher forcing). Sampling keeps each layer's keys and values (a KV cache)
@@ -91,14 +92,14 @@ class CausalTransformer(Autoregressive, NeuralModel):
     def __init__(self, data_shape, vocab: list[str], layers: Count = 4, width: Count = 192, heads: Count = 6,
                  dropout: Fraction = 0.0, positions: Literal["learned", "rotary"] = "learned",
                  activation: Literal["gelu", "relu2"] = "gelu", bias: bool = True, tie_weights: bool = False,
-                 temperature: Positive = 1.0, top_k: Natural = 0):
+                 temperature: Positive = 1.0, top_k: Natural = 0, bos: bool = True):
         super().__init__(data_shape, vocab, temperature, top_k, layers=layers, width=width, heads=heads,
                          dropout=dropout, positions=positions, activation=activation, bias=bias,
-                         tie_weights=tie_weights)
+                         tie_weights=tie_weights, **({} if bos else {"bos": False}))
         if width % heads or (positions == "rotary" and (width // heads) % 2):
             raise ValueError(f"width {width} must be a multiple of heads {heads} (of 2 x heads with rotary positions)")
-        self.token = nn.Embedding(self.V + 1, width)  # + BOS
-        self.position = nn.Embedding(self.T, width) if positions == "learned" else None
+        self.token = nn.Embedding(self.V + self.bos, width)  # + BOS
+        self.position = nn.Embedding(self.T - (not self.bos), width) if positions == "learned" else None
         self.blocks = nn.ModuleList(Block(width, heads, dropout, positions == "rotary", activation, bias)
                                     for _ in range(layers))
         self.ln = nn.LayerNorm(width, bias=bias)
@@ -125,7 +126,8 @@ class CausalTransformer(Autoregressive, NeuralModel):
         return F.linear(z, self.token.weight[:self.V]) if self.head is None else self.head(z)
 
     def next_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self._logits(self.inputs(x), torch.arange(x.shape[1], device=x.device))
+        inputs = self.inputs(x)
+        return self.with_first(self._logits(inputs, torch.arange(inputs.shape[1], device=x.device)))
 
     def loss(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return self.token_nll(batch)

@@ -24,15 +24,15 @@ from genbench.features import EXTRACTORS
 from genbench.metrics import METRICS
 from genbench.models import FROM_DATASET, MODELS, takes_from_dataset
 from genbench.paths import baselines_dir
-from genbench.recipes.published import Published, parse_published
+from genbench.recipes.published import Published, parse_references
 from genbench.registry import check_params, unknown_name_message
 from genbench.scoring import select_metrics
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "seeds_batched", "model", "train", "score",
             "published"}
-SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size"}
-EVAL_KEYS = ("eval_iters", "eval_batch_size")  # metrics' sampling-protocol sizes (genbench.metrics.val_loss)
+SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size", "eval_every"}
+EVAL_KEYS = ("eval_iters", "eval_batch_size", "eval_every")  # metrics' sampling-protocol sizes (genbench.metrics.val_loss)
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Recipe:
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
     eval_options: dict = field(default_factory=dict)  # [score] eval_iters / eval_batch_size, where given
     published: Published | None = None  # the published figures this recipe reproduces (not hashed)
+    published_also: tuple[Published, ...] = ()  # further references for the same row, each its own line
     baselines: Path | None = None  # the baselines folder it was loaded from: domain extractors' weights
     hash: str = field(default="")
 
@@ -65,6 +66,10 @@ class Recipe:
                 # Hashed under its old key, "samples", so that renaming the key changed no recipe's hash.
                 "metrics": self.metrics, "samples": self.n_samples,
                 **({"extractor": self.extractor} if self.extractor else {}), **self.eval_options}
+
+    def references(self) -> tuple[Published, ...]:
+        """Every published figure the row is read against, first the [published] table's."""
+        return () if self.published is None else (self.published, *self.published_also)
 
     def score_options(self) -> dict:
         """What the metrics are built with (genbench.scoring's `options`)."""
@@ -152,16 +157,17 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     if not isinstance(description, str):
         _fail(where, "'description' must be a string")
 
-    published = None
+    published, published_also = None, ()
     if "published" in raw:
         outputs = [o.key for m in (metrics or METRICS.names()) for o in METRICS.get(m).outputs]
-        published = parse_published(raw["published"], outputs, where)
+        published, *published_also = parse_references(raw["published"], outputs, where)
 
     recipe = Recipe(id=recipe_id, path=path, version=version, description=description, dataset=ds_name,
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
                     train=TrainConfig(**train), train_params=dict(train), metrics=metrics, n_samples=n_samples, seeds=seeds, device=device,
                     seeds_batched=seeds_batched,
                     extractor=extractor, eval_options=eval_options, published=published,
+                    published_also=tuple(published_also),
                     baselines=baselines)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})

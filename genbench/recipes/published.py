@@ -8,6 +8,8 @@
     protocol = "CPU variant: 4 of the paper's 400 epochs"   # how this recipe's run relates to the paper's
     [published.values]
     modes = {value = 6.3, spread = 0.5}  # a metric output key, in genbench's units
+    [[published.also]]                   # more references for the same row, each a table as above
+    source = "the paper's code, run here"  # (e.g. a measurement of the peer's own code), each its own line
 
 Not part of the recipe hash: it does not change a run's numbers, only what they are read against.
 """
@@ -23,6 +25,7 @@ from genbench.registry import unknown_name_message
 
 Spread = Literal["standard error", "standard deviation"]
 KEYS = {"source", "table", "trials", "spread", "protocol", "values"}
+ALSO = "also"  # further references, a list of tables like the first
 
 
 @dataclass(frozen=True)
@@ -52,16 +55,29 @@ def _number(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def parse_published(raw, output_keys: list[str], where: str) -> Published:
-    """Validate a recipe's [published] table; `output_keys` are the outputs of the recipe's metrics."""
+def parse_references(raw, output_keys: list[str], where: str) -> tuple[Published, ...]:
+    """Validate a recipe's [published] table and its [[published.also]] tables, in that order;
+    `output_keys` are the outputs of the recipe's metrics."""
+    if not isinstance(raw, dict):
+        raise GenbenchError(f"{where}: [published] must be a table")
+    also = raw.get(ALSO, [])
+    if not isinstance(also, list) or not all(isinstance(a, dict) for a in also):
+        raise GenbenchError(f"{where}: [published] 'also' must be a list of tables ([[published.also]])")
+    first = parse_published({k: v for k, v in raw.items() if k != ALSO}, output_keys, where, "[published]")
+    return (first, *(parse_published(a, output_keys, where, f"[[published.also]] #{i + 1}")
+                     for i, a in enumerate(also)))
+
+
+def parse_published(raw, output_keys: list[str], where: str, name: str = "[published]") -> Published:
+    """Validate one reference table."""
     def fail(message: str):
-        raise GenbenchError(f"{where}: [published] {message}")
+        raise GenbenchError(f"{where}: {name} {message}")
 
     if not isinstance(raw, dict):
         fail("must be a table")
     for key in raw:
         if key not in KEYS:
-            fail(unknown_name_message("key", key, sorted(KEYS)))
+            fail(unknown_name_message("key", key, sorted(KEYS | ({ALSO} if name == "[published]" else set()))))
     for key in ("source", "table", "trials", "spread", "values"):
         if key not in raw:
             fail(f"missing required key {key!r}")
