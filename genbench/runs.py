@@ -9,8 +9,10 @@ and redoes any other.
 A run is keyed by the recipe hash. A baselines recipe owns its id, so its runs replace a record of an
 older hash (the recipe changed: that record is stale). A recipe file from outside the baselines folder
 only borrows an id, <folder>/<stem>, which may be a baselines recipe's: its runs never replace a
-record of another hash, and a baselines recipe's runs never replace a record such a file wrote; both
-are refused (`check_replaceable`), naming the two hashes.
+record of another hash that another recipe wrote (the baselines one, or another file), and a
+baselines recipe's runs never replace a record such a file wrote; both are refused
+(`check_replaceable`), naming the two hashes. Its own stale records, as the record's `recipe_file`
+says, it replaces as a baselines recipe does.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ def check_replaceable(runs: str | Path, recipe: Recipe, seed: int) -> None:
     if not isinstance(record, dict) or record.get("recipe_hash") in (None, recipe.hash):
         return
     theirs = record.get("recipe_file")
-    if not recipe.external and theirs is None:
-        return  # the baselines recipe changed: its old record is stale
+    if theirs == (str(recipe.path.resolve()) if recipe.external else None):
+        return  # the same recipe file (or the baselines recipe) changed: its old record is stale
     mine = f"recipe file {recipe.path} (outside the baselines folder)" if recipe.external else f"recipe {recipe.id}"
     source = f"recipe file {theirs}" if theirs else "the baselines recipe"
     raise GenbenchError(f"{folder} holds the record of recipe hash {record['recipe_hash']} ({source}); {mine} has hash "

@@ -74,6 +74,10 @@ def test_a_recipe_file_outside_baselines_does_not_replace_a_real_runs_record(cli
     with pytest.raises(GenbenchError, match=mine.hash):
         bench("quick", runs=tmp_path / "other", leaderboards=tmp_path / "lb", plots=False, quiet=True, recipes=RING)
     assert json.loads(record_path(tmp_path / "other").read_text())["recipe_hash"] == mine.hash
+    # The same file edited: its own record is stale, and replaced as a baselines recipe's is.
+    path.write_text(path.read_text().replace("components = 3", "components = 4"))
+    assert cli("train", path, "--seed", 0, "--runs", tmp_path / "other", "--threads", 1, "-q")[0] == 0
+    assert json.loads(record_path(tmp_path / "other").read_text())["recipe_hash"] == load_recipe(path).hash
 
 
 def test_a_baselines_recipe_still_reruns_its_own_stale_record(cli, runs, tmp_path):

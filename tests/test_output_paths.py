@@ -211,3 +211,14 @@ def test_json_beside_a_checkpoint_outside_a_run_folder_is_written(cli, trained, 
     code, _, err = cli("score", "--checkpoint", ck / "model.safetensors", "--json", ck / "scores.json", "-q")
     assert code == 0, err
     assert read_json(ck / "scores.json")["checkpoint"] == str(ck / "model.safetensors")
+
+
+def test_json_into_the_hf_model_folder_is_refused(cli, tmp_path):
+    """Checked before the model loads (no transformers needed): config.json would be replaced."""
+    model = tmp_path / "lm"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    before = listing(tmp_path)
+    code, _, err = cli("score", "--hf-model", model, "--dataset", "shakespeare-char", "--json", model / "config.json")
+    assert_one_line_error(code, err, "--json", "lies inside --hf-model")
+    assert listing(tmp_path) == before
