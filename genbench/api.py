@@ -29,7 +29,7 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     from genbench.bench import check_threads
     from genbench.env import resolve_device, torch_threads
     from genbench.recipes import load_recipe
-    from genbench.runs import run_dir, run_recipe
+    from genbench.runs import check_replaceable, run_dir, run_recipe
 
     r = load_recipe(recipe, baselines)
     seed = r.seeds[0] if seed is None else seed
@@ -37,6 +37,7 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
         raise GenbenchError(f"--seed must be >= 0, got {seed}")
     check_threads(threads)
     output_folder(run_dir(runs, r, seed), "--runs")
+    check_replaceable(runs, r, seed)
     distributed.init(resolve_device(device or r.device))
     try:
         with torch_threads(threads):
@@ -370,6 +371,19 @@ SOURCE_OPTIONS = {"factory_kwargs": ("factory", "--factory-kwargs goes with --fa
                   "compare": ("text", f"--compare {WITH_TEXT}")}
 
 
+def score_inputs(args: dict) -> list[tuple[str, object]]:
+    """(flag, path) of every file or folder `score` reads: --json may be none of them."""
+    refs = args["refs"]
+    refs = [refs] if isinstance(refs, str | Path) else list(refs or [])
+    pairs = [(f"--{name.replace('_', '-')}", args[name]) for name in
+             ("checkpoint", "samples", "features", "reference_features", "hf_model", "text", "compare", "baselines")]
+    if args["checkpoint"] is not None:
+        from genbench.checkpoint import config_path
+
+        pairs.append(("--checkpoint's config", config_path(Path(args["checkpoint"]))))
+    return pairs + [("--refs", r) for r in refs]
+
+
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
           scoring_seed: int | None = None, device: str = "auto", extractor: str | None = None, inception_weights: str | None = None,
@@ -400,7 +414,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     if source == "features" and reference_features is None:
         raise GenbenchError(SOURCE_OPTIONS["reference_features"][1])
     if json is not None:
-        output_file(json, "--json")
+        output_file(json, "--json", score_inputs(args))
     if source != "text":
         if isinstance(metrics, str):
             args["metrics"] = [m.strip() for m in metrics.split(",") if m.strip()] or None
@@ -454,7 +468,7 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
-    from genbench.runs import check_batchable, run_dir
+    from genbench.runs import check_batchable, check_replaceable, run_dir
 
     start = time.perf_counter()
     _, every = load_suite(suite, baselines)
@@ -465,7 +479,8 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     todo = [(r, s) for r in recipes for s in r.seeds]
     for r, s in todo:
         output_folder(run_dir(runs, r, s), "--runs")
-    output_folder(leaderboards, "--leaderboards")
+        check_replaceable(runs, r, s)
+    output_folder(leaderboards, "--leaderboards", runs_inside=False)
     batched = [r for r in recipes if r.seeds_batched or batch_seeds]
     if batched and ray is not None:
         raise GenbenchError(f"--ray does not train seeds batched (as {batched[0].id} asks); run it without --ray")
@@ -499,9 +514,9 @@ def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboard
     the plot artefacts beside them); with `html`, its page of the site under <leaderboards>/site/."""
     from genbench.leaderboard import build_leaderboard
 
-    output_folder(leaderboards, "--leaderboards")
+    output_folder(leaderboards, "--leaderboards", runs_inside=False)
     if html:
-        output_folder(Path(leaderboards) / "site", "--leaderboards")
+        output_folder(Path(leaderboards) / "site", "--leaderboards", runs_inside=False)
     return build_leaderboard(suite, runs=runs, out=leaderboards, baselines=baselines, plots=plots,
                              allow_empty=allow_empty, html=html)
 
@@ -510,7 +525,7 @@ def site(runs: str = "runs", leaderboards: str = "leaderboards", baselines: str 
     """Write the static site <leaderboards>/site/: a page per suite with run records, and an index."""
     from genbench.leaderboard import build_site
 
-    output_folder(Path(leaderboards) / "site", "--leaderboards")
+    output_folder(Path(leaderboards) / "site", "--leaderboards", runs_inside=False)
     return build_site(runs=runs, out=leaderboards, baselines=baselines)
 
 

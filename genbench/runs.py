@@ -2,8 +2,17 @@
 
 Layout: <runs>/<recipe id>/seed<N>/{model.safetensors, model.json, record.json}, and for the
 recipe's first seed the artefact its plots are drawn from (genbench.artefacts). The record is
-written last and atomically, so its presence means the run finished; `bench` skips a run whose
-record exists with the same recipe hash and redoes any other.
+written last and atomically, sealed with a digest of its content (genbench.record_file), so its
+presence means the run finished; `bench` skips a run whose record exists with the same recipe hash
+and redoes any other.
+
+A run is keyed by the recipe hash. A baselines recipe owns its id, so its runs replace a record of an
+older hash (the recipe changed: that record is stale). A recipe file from outside the baselines folder
+only borrows an id, <folder>/<stem>, which may be a baselines recipe's: its runs never replace a
+record of another hash that another recipe wrote (the baselines one, or another file), and a
+baselines recipe's runs never replace a record such a file wrote; both are refused
+(`check_replaceable`), naming the two hashes. Its own stale records, as the record's `recipe_file`
+says, it replaces as a baselines recipe does.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from genbench.errors import GenbenchError
 from genbench.io import atomic_write_json
 from genbench.models import build_for
 from genbench.recipes import Recipe, check_recipe
+from genbench.record_file import read_record, seal
 from genbench.scoring import evaluate
 from genbench.training import fit
 
@@ -34,16 +44,50 @@ ERROR = "error.txt"  # beside a run that failed: its recipe hash, the one-line r
 
 
 def run_dir(runs: str | Path, recipe: Recipe, seed: int) -> Path:
-    return Path(runs) / recipe.id / f"seed{seed}"
+    """<runs>/<recipe id>/seed<N>, which must lie inside `runs` whatever the id holds. Checked by name,
+    not by resolving links: a folder of `runs` linked to another disk is the user's choice."""
+    folder = Path(runs) / recipe.id / f"seed{seed}"
+    if Path(recipe.id).is_absolute() or ".." in Path(recipe.id).parts:
+        raise GenbenchError(f"recipe id {recipe.id!r} would put its run folder {folder} outside --runs {runs}")
+    return folder
+
+
+def current_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
+    """The run's record if it is this recipe's (its hash); None where there is none or it is another
+    hash's (stale). A record file that cannot be read, or fails its digest, is refused by name."""
+    path = run_dir(runs, recipe, seed) / "record.json"
+    if not path.exists() and not path.is_symlink():
+        return None
+    record = read_record(path)
+    return record if record["recipe_hash"] == recipe.hash else None
 
 
 def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
-    path = run_dir(runs, recipe, seed) / "record.json"
+    """`current_record`, where a damaged record counts as no record: the run is (re)done."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return current_record(runs, recipe, seed)
+    except GenbenchError:
         return None
-    return record if record.get("recipe_hash") == recipe.hash else None
+
+
+def check_replaceable(runs: str | Path, recipe: Recipe, seed: int) -> None:
+    """Refuse a run that would replace a record of another recipe hash where either recipe is a file
+    from outside the baselines folder (see the module's docstring)."""
+    folder = run_dir(runs, recipe, seed)
+    try:
+        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return  # nothing readable to keep: a damaged record is redone
+    if not isinstance(record, dict) or record.get("recipe_hash") in (None, recipe.hash):
+        return
+    theirs = record.get("recipe_file")
+    if theirs == (str(recipe.path.resolve()) if recipe.external else None):
+        return  # the same recipe file (or the baselines recipe) changed: its old record is stale
+    mine = f"recipe file {recipe.path} (outside the baselines folder)" if recipe.external else f"recipe {recipe.id}"
+    source = f"recipe file {theirs}" if theirs else "the baselines recipe"
+    raise GenbenchError(f"{folder} holds the record of recipe hash {record['recipe_hash']} ({source}); {mine} has hash "
+                        f"{recipe.hash} and would replace it under the same id {recipe.id}: give another --runs, "
+                        "or delete that folder to replace it")
 
 
 def failure(runs: str | Path, recipe: Recipe, seed: int) -> str | None:
@@ -77,6 +121,7 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
     with claim(out):
         if not rerun and existing_record(runs, recipe, seed) is not None:
             return None  # another process finished it while this one waited to start
+        check_replaceable(runs, recipe, seed)  # again under the claim: another process may have written it
         for name in artefacts.NAMES:  # an earlier run's: they would show beside this run's record
             (out / name).unlink(missing_ok=True)
         train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
@@ -116,6 +161,8 @@ def run_seeds(recipe: Recipe, seeds: list[int], runs: str | Path = "runs", devic
         for s in seeds:
             held.enter_context(claim(outs[s]))
         todo = [s for s in seeds if rerun or existing_record(runs, recipe, s) is None]
+        for s in todo:
+            check_replaceable(runs, recipe, s)
         models, generators = [], []
         for s in todo:  # each seed initialised exactly as it is alone
             generators.append(seed_everything(seed_streams.training(s), dev))
@@ -151,6 +198,7 @@ def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, st
         "recipe": recipe.id,
         "recipe_version": recipe.version,
         "recipe_hash": recipe.hash,
+        **({"recipe_file": str(recipe.path.resolve())} if recipe.external else {}),
         "dataset": recipe.dataset,
         "model": recipe.model,
         "family": model.family,
@@ -167,6 +215,7 @@ def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, st
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "checkpoint": "model.safetensors",
     }
+    record = seal(record)
     atomic_write_json(out / "record.json", record)
     train_state.clear(out)  # the run is complete: nothing left to resume
     return record

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from genbench.api import bench, gate
+from genbench.record_file import seal
 from tests.conftest import assert_one_line_error
 
 
@@ -17,14 +18,15 @@ def baseline(tmp_path_factory):
 
 
 def worsened(baseline, tmp_path, recipe, seeds, metric, value):
-    """A copy of the fixture's runs with `metric` of `recipe` changed by `value` in each of `seeds`."""
+    """A copy of the fixture's runs with `metric` of `recipe` changed by `value` in each of `seeds`, each
+    record sealed again as a run of worse code would have written it."""
     runs = tmp_path / "runs"
     shutil.copytree(baseline / "runs", runs)
     for seed in seeds:
         path = runs / recipe / f"seed{seed}" / "record.json"
         record = json.loads(path.read_text())
         record["metrics"][metric] = value(record["metrics"][metric])
-        path.write_text(json.dumps(record))
+        path.write_text(json.dumps(seal(record)))
     return runs
 
 

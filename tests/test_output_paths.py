@@ -105,3 +105,120 @@ def test_atomic_write_refuses_a_fifo_itself(tmp_path):
         atomic_write_json(fifo, {"a": 1})
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
+
+
+# -- an output is never one of the command's own inputs, by any name, nor a file of a run folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A ring8/gmm run folder (2 EM steps: seconds)."""
+    from genbench.api import train
+
+    runs = tmp_path_factory.mktemp("out-inputs") / "runs"
+    return Path(train("ring8/gmm", runs=runs, quiet=True, threads=1)["run_dir"])
+
+
+def checkpoint_copy(trained, tmp_path):
+    """The run's checkpoint copied out of its run folder, as a user hands one around."""
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    for name in ("model.safetensors", "model.json"):
+        (ck / name).write_bytes((trained / name).read_bytes())
+    return ck
+
+
+def link_to(kind, target, tmp_path):
+    """A second name for `target`: a symlink, a hard link, or a relative path (the tests run in the repo)."""
+    if kind == "symlink":
+        (tmp_path / "alias").symlink_to(target)
+        return tmp_path / "alias"
+    if kind == "hardlink":
+        os.link(target, tmp_path / "alias")
+        return tmp_path / "alias"
+    return Path(os.path.relpath(target))
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "model.json"])
+@pytest.mark.parametrize("kind", ["plain", "symlink", "hardlink", "relative"])
+def test_json_onto_the_checkpoint_or_its_config_is_refused(cli, trained, tmp_path, name, kind):
+    ck = checkpoint_copy(trained, tmp_path)
+    out = ck / name if kind == "plain" else link_to(kind, ck / name, tmp_path)
+    before = listing(tmp_path)
+    code, _, err = cli("score", "--checkpoint", ck / "model.safetensors", "--json", out, "-q")
+    assert_one_line_error(code, err, "--json", "an input of this command")
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["record.json", "model.json", "model.safetensors", "scores.json"])
+def test_json_into_a_run_folder_is_refused(cli, trained, tmp_path, name):
+    """Any run's folder, not only the one scored: here a copy of its checkpoint is."""
+    ck = checkpoint_copy(trained, tmp_path)
+    before = listing(trained)
+    code, _, err = cli("score", "--checkpoint", ck / "model.safetensors", "--json", trained / name, "-q")
+    assert_one_line_error(code, err, "--json", "run folder")
+    assert listing(trained) == before
+
+
+@pytest.mark.parametrize("kind", ["plain", "symlink", "hardlink", "relative"])
+def test_json_onto_the_samples_file_is_refused(cli, tmp_path, kind):
+    import numpy as np
+
+    samples = tmp_path / "x.npy"
+    np.save(samples, np.random.default_rng(0).normal(size=(64, 2)).astype("float32"))
+    out = samples if kind == "plain" else link_to(kind, samples, tmp_path)
+    before = listing(tmp_path)
+    code, _, err = cli("score", "--samples", samples, "--dataset", "ring8", "--json", out, "-q")
+    assert_one_line_error(code, err, "--json", "--samples", "an input of this command")
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("which, flag", [("h.txt", "--text"), ("r.txt", "--refs"), ("r2.txt", "--refs"),
+                                         ("base.txt", "--compare")])
+def test_json_onto_a_text_input_is_refused(cli, tmp_path, text_pair, which, flag):
+    for name in ("r2.txt", "base.txt"):
+        (tmp_path / "in" / name).write_text("the cat sat on the mat\nhello world\n", encoding="utf-8")
+    args = [*text_pair, tmp_path / "in/r2.txt", "--compare", tmp_path / "in/base.txt"]
+    before = listing(tmp_path)
+    code, _, err = cli(*args, "--json", tmp_path / "in" / which)
+    assert_one_line_error(code, err, "--json", flag, "an input of this command")
+    assert listing(tmp_path) == before
+
+
+def test_json_inside_an_input_folder_is_refused(cli, tmp_path):
+    from PIL import Image
+
+    pngs = tmp_path / "pngs"
+    pngs.mkdir()
+    for i in range(2):
+        Image.new("L", (28, 28), color=i * 100).save(pngs / f"{i}.png")
+    before = listing(tmp_path)
+    code, _, err = cli("score", "--samples", pngs, "--dataset", "digits", "--json", pngs / "s.json", "-q")
+    assert_one_line_error(code, err, "--json", "lies inside --samples")
+    assert listing(tmp_path) == before
+
+
+def test_tables_are_not_written_into_a_run_folder(cli, trained):
+    before = listing(trained)
+    for args in (["leaderboard", "quick", "--allow-empty"], ["site"], ["bench", "quick", "--no-plots", "-q"]):
+        code, _, err = cli(*args, "--runs", trained.parents[2], "--leaderboards", trained / "lb")
+        assert_one_line_error(code, err, "--leaderboards", "run folder")
+    assert listing(trained) == before
+
+
+def test_json_beside_a_checkpoint_outside_a_run_folder_is_written(cli, trained, tmp_path):
+    ck = checkpoint_copy(trained, tmp_path)
+    code, _, err = cli("score", "--checkpoint", ck / "model.safetensors", "--json", ck / "scores.json", "-q")
+    assert code == 0, err
+    assert read_json(ck / "scores.json")["checkpoint"] == str(ck / "model.safetensors")
+
+
+def test_json_into_the_hf_model_folder_is_refused(cli, tmp_path):
+    """Checked before the model loads (no transformers needed): config.json would be replaced."""
+    model = tmp_path / "lm"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    before = listing(tmp_path)
+    code, _, err = cli("score", "--hf-model", model, "--dataset", "shakespeare-char", "--json", model / "config.json")
+    assert_one_line_error(code, err, "--json", "lies inside --hf-model")
+    assert listing(tmp_path) == before

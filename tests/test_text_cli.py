@@ -76,15 +76,28 @@ def test_lines_split_on_newline_only_as_sacrebleu_does(cli, tmp_path):
     assert doc["metrics"] == pytest.approx(sacrebleu_cli(h, r), abs=1e-6)
 
 
-def test_byte_order_mark_is_stripped(cli, tmp_path):
+BOM = "\ufeff"
+# Each case: the hypothesis and the reference file's text, one quirk each, as an editor or a pipeline writes it.
+CLI_CASES = {
+    "bom": (BOM + "\n".join(HYPS) + "\n", BOM + "\n".join(REFS) + "\n"),
+    "bom-hyps-only": (BOM + "\n".join(HYPS) + "\n", "\n".join(REFS) + "\n"),
+    "crlf": ("\r\n".join(HYPS) + "\r\n", "\r\n".join(REFS) + "\r\n"),
+    "u2028": ("\n".join(h.replace(" ", "\u2028", 1) for h in HYPS) + "\n", "\n".join(REFS) + "\u2028\n"),
+    "trailing-whitespace": ("\n".join(h + " \t " for h in HYPS) + "\n", "\n".join(" " + r + "  " for r in REFS)),
+    "empty-lines": (f"{HYPS[0]}\n\n{HYPS[2]}\n", f"{REFS[0]}\n{REFS[1]}\n\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_CASES))
+def test_text_is_read_as_sacrebleus_command_line_reads_it(cli, tmp_path, case):
+    """Scores equal what `sacrebleu REFS -i HYPS` itself prints on the same bytes: its command line keeps
+    a byte-order mark (2.6.0 opens files as plain utf-8), ends lines at "\n" alone and strips each line's
+    trailing whitespace."""
     h, r = tmp_path / "h.txt", tmp_path / "r.txt"
-    r.write_text("\n".join(REFS) + "\n", encoding="utf-8")
-    h.write_text("\n".join(HYPS) + "\n", encoding="utf-8")
-    plain = score_json(cli, tmp_path, h, r)["metrics"]
-    h.write_text("\n".join(HYPS) + "\n", encoding="utf-8-sig")
-    r.write_text("\n".join(REFS) + "\n", encoding="utf-8-sig")
-    assert h.read_bytes().startswith(b"\xef\xbb\xbf")
-    assert score_json(cli, tmp_path, h, r)["metrics"] == plain
+    hyps, refs = CLI_CASES[case]
+    h.write_bytes(hyps.encode("utf-8"))
+    r.write_bytes(refs.encode("utf-8"))
+    assert score_json(cli, tmp_path, h, r)["metrics"] == pytest.approx(sacrebleu_cli(h, r), abs=1e-6)
 
 
 def test_empty_hypotheses_are_segments(cli, tmp_path):

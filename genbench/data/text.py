@@ -37,9 +37,10 @@ TINY_SHAKESPEARE = Resource(
 )
 
 
-def read_utf8(path: str | Path, what: str = "text file") -> str:
+def read_utf8(path: str | Path, what: str = "text file", keep_bom: bool = False) -> str:
     """The text of a UTF-8 file without its byte-order mark, if any (editors on Windows write one;
-    kept, it would glue itself to the first word); an empty file or one that is not UTF-8 is refused."""
+    kept, it would glue itself to the first word), unless `keep_bom` (as sacrebleu's command line
+    keeps it); an empty file or one that is not UTF-8 is refused."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -51,7 +52,8 @@ def read_utf8(path: str | Path, what: str = "text file") -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise GenbenchError(f"{what} {path} is not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from None
-    text = text.removeprefix("\ufeff")
+    if not keep_bom:
+        text = text.removeprefix("\ufeff")
     if not text:
         raise GenbenchError(f"{what} {path} is empty")
     return text

@@ -17,7 +17,7 @@ from genbench.leaderboard.published import attach_published
 from genbench.leaderboard.records import aggregate
 from genbench.leaderboard.table import to_csv, to_markdown
 from genbench.recipes import load_suite
-from genbench.runs import existing_record, failure, run_dir
+from genbench.runs import current_record, failure, run_dir
 
 
 @dataclass
@@ -50,7 +50,7 @@ def run_artefact(runs: str | Path, recipe) -> Path | None:
     from genbench.data import load_dataset
 
     seed = recipe.seeds[0]
-    if existing_record(runs, recipe, seed) is None:
+    if current_record(runs, recipe, seed) is None:
         return None
     folder = run_dir(runs, recipe, seed)
     if (found := artefacts.find(folder)) is not None:
@@ -71,7 +71,7 @@ def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None 
     info, recipes = load_suite(suite, baselines)
     records, missing = [], []
     for recipe in recipes:
-        found = [r for s in recipe.seeds if (r := existing_record(runs, recipe, s)) is not None]
+        found = [r for s in recipe.seeds if (r := current_record(runs, recipe, s)) is not None]
         if len(found) < len(recipe.seeds):
             failed = {s: why for s in recipe.seeds if (why := failure(runs, recipe, s)) is not None}
             missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)" +
@@ -131,7 +131,7 @@ def build_site(runs: str | Path = "runs", out: str | Path = "leaderboards",
     site, pages = Path(out) / "site", []
     for suite in load_suites(baselines):
         _, recipes = load_suite(suite, baselines)
-        if any(existing_record(runs, r, s) is not None for r in recipes for s in r.seeds):
+        if any(current_record(runs, r, s) is not None for r in recipes for s in r.seeds):
             board = collect(suite, runs, baselines)
             pages.append(write_page(board, plot_images(board), site))
     if not pages:

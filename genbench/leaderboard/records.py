@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -10,19 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.errors import GenbenchError
+from genbench.record_file import read_record
 
-REQUIRED = ("recipe", "recipe_hash", "seed", "metrics")
 ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds", "n_samples"]
-
-
-def read_record(path: Path) -> dict:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise GenbenchError(f"run record {path} cannot be read ({e})") from None
-    if not isinstance(record, dict) or any(k not in record for k in REQUIRED) or not isinstance(record["metrics"], dict):
-        raise GenbenchError(f"{path} is not a genbench run record (needs {', '.join(REQUIRED)})")
-    return record
 
 
 def load_records(path: str | Path) -> list[dict]:
@@ -105,6 +94,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     numeric = [c for m in metric_columns(frame) for c in (m, f"{m}_std") if c in frame.columns]
     for column in numeric + [c for c in ("n_seeds",) if c in frame.columns]:
         frame[column] = numeric_column(frame, column, path)
+    check_table(frame, path)
     return frame
 
 
@@ -113,10 +103,33 @@ def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = (values.isna() & frame[column].notna()) | values.isin([math.inf, -math.inf])
     if bad.any():
-        i = int(bad.to_numpy().argmax())
-        raise GenbenchError(f"leaderboard table {path}: column {column!r}, row {i + 1} (line {i + 2}, recipe "
-                            f"{frame['recipe'].iloc[i]!r}) holds {frame[column].iloc[i]!r}, not a finite number")
+        refuse_cell(frame, column, bad, path, "not a finite number")
     return values.astype(float)
+
+
+def refuse_cell(frame: pd.DataFrame, column: str, bad: pd.Series, path: Path, why: str):
+    i = int(bad.to_numpy().argmax())
+    raise GenbenchError(f"leaderboard table {path}: column {column!r}, row {i + 1} (line {i + 2}, recipe "
+                        f"{frame['recipe'].iloc[i]!r}) holds {frame[column].iloc[i]!r}, {why}")
+
+
+def check_table(frame: pd.DataFrame, path: Path) -> None:
+    """What a table's numbers must be, for a gate to read them: one row per recipe, spreads >= 0, and
+    whole seed counts >= 1 (empty cells stand for what was not measured)."""
+    rows = frame["recipe"].astype(str)
+    repeated = rows[rows.duplicated(keep=False)]
+    if len(repeated):
+        recipe = repeated.iloc[0]
+        lines = [i + 2 for i in range(len(rows)) if rows.iloc[i] == recipe]
+        raise GenbenchError(f"leaderboard table {path}: recipe {recipe!r} has {len(lines)} rows (lines "
+                            f"{', '.join(map(str, lines[:-1]))} and {lines[-1]}); a table holds one row per recipe")
+    for column in [c for c in frame.columns if c.endswith("_std") and c[:-4] in metric_columns(frame)]:
+        if (negative := frame[column] < 0).any():
+            refuse_cell(frame, column, negative, path, "and a spread over seeds cannot be negative")
+    if "n_seeds" in frame.columns:
+        n = frame["n_seeds"]
+        if (bad := n.notna() & ((n < 1) | (n % 1 != 0))).any():
+            refuse_cell(frame, "n_seeds", bad, path, "not a whole number >= 1")
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
@@ -127,4 +140,10 @@ def load_results(path: str | Path) -> pd.DataFrame:
     records = load_records(path)
     if not records:
         raise GenbenchError(f"no run records (record.json) found under {path}")
-    return aggregate(records)
+    frame = aggregate(records)
+    for recipe, hashes in frame.groupby("recipe")["recipe_hash"]:
+        if len(hashes) > 1:  # e.g. a seed left from an older version of the recipe beside the current ones
+            raise GenbenchError(f"the run records under {path} hold recipe {recipe} under {len(hashes)} recipe hashes "
+                                f"({', '.join(map(str, hashes))}): remove the stale ones, or gate the leaderboard "
+                                "table (`genbench leaderboard` keeps the current recipe's records alone)")
+    return frame

@@ -39,8 +39,10 @@ def read_segments(path: str | Path, what: str) -> list[str]:
     """One segment per line of a UTF-8 file, read as sacrebleu's command line reads it: lines end at
     "\n" only (not at U+2028, U+0085, form feed or a lone CR, which str.splitlines would also split
     on, so `wc -l` and the segment count agree), each stripped of trailing whitespace (CRLF's CR too).
-    A final newline ends the last line, it adds none; an empty line is an empty segment."""
-    return [line.rstrip() for line in io.StringIO(read_utf8(path, what), newline="\n")]
+    A final newline ends the last line, it adds none; an empty line is an empty segment. A byte-order
+    mark is kept, as sacrebleu 2.6.0's command line keeps it (it opens files as "utf-8", not
+    "utf-8-sig"), so that the scores are the ones `sacrebleu REFS -i HYPS` prints."""
+    return [line.rstrip() for line in io.StringIO(read_utf8(path, what, keep_bom=True), newline="\n")]
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,9 @@ class Recipe:
     published: Published | None = None  # the published figures this recipe reproduces (not hashed)
     published_also: tuple[Published, ...] = ()  # further references for the same row, each its own line
     baselines: Path | None = None  # the baselines folder it was loaded from: domain extractors' weights
+    # A file outside the baselines folder: its id, <folder>/<stem>, is borrowed, and may be a baselines
+    # recipe's too, so its runs never replace a record of another recipe hash (genbench.runs).
+    external: bool = False
     hash: str = field(default="")
 
     def identity(self) -> dict:
@@ -80,7 +83,8 @@ def _fail(where: str, message: str):
     raise GenbenchError(f"{where}: {message}")
 
 
-def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None = None) -> Recipe:
+def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None = None,
+                 external: bool = False) -> Recipe:
     where = f"recipe {path}"
     try:
         raw = tomllib.loads(text)
@@ -168,7 +172,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
                     seeds_batched=seeds_batched,
                     extractor=extractor, eval_options=eval_options, published=published,
                     published_also=tuple(published_also),
-                    baselines=baselines)
+                    baselines=baselines, external=external)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
     return Recipe(**{**recipe.__dict__, "hash": digest})
 
@@ -210,19 +214,24 @@ def load_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | 
                 raise
             root = None  # a recipe file outside any checkout still loads
         resolved = path.resolve()
-        recipe_id = (resolved.relative_to(root).with_suffix("").as_posix() if root and resolved.is_relative_to(root)
-                     else f"{resolved.parent.name}/{path.stem}")
+        external = not (root and resolved.is_relative_to(root))
+        recipe_id = f"{resolved.parent.name}/{path.stem}" if external else resolved.relative_to(root).with_suffix("").as_posix()
     else:
         root = baselines_dir(baselines)
         path = root / f"{name_or_path}.toml"
+        # An id names a file inside the baselines folder: '../x' or '/x' would reach outside it, and the
+        # run folder named after the id outside --runs.
+        if not path.resolve().is_relative_to(root.resolve()):
+            raise GenbenchError(f"recipe id {name_or_path!r} resolves outside the baselines folder {root}; "
+                                "give a recipe id (see `genbench list recipes`) or the path of a .toml file")
         if not path.is_file():
             raise GenbenchError(unknown_name_message("recipe", str(name_or_path), list_recipes(root)))
-        recipe_id = str(name_or_path)
+        recipe_id, external = Path(os.path.normpath(name_or_path)).as_posix(), False  # one id per file
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise GenbenchError(f"recipe {path} cannot be read ({e})") from None
-    return parse_recipe(text, recipe_id, path, root.resolve() if root else None)
+    return parse_recipe(text, recipe_id, path, root.resolve() if root else None, external)
 
 
 def load_suites(baselines: str | os.PathLike | None = None) -> dict[str, dict]:
