@@ -10,7 +10,7 @@ the anchor for the convention):
   - a callable `(n, generator) -> tensor`.
 
 An nn.Module is moved to the scoring device and put in eval mode; `generator` is a
-`torch.Generator` on that device seeded with `--seed`. Samples are drawn in batches of BATCH
+`torch.Generator` on that device seeded with `--scoring-seed` (default 0). Samples are drawn in batches of BATCH
 without gradients, then pass the very checks a samples file passes (shape, dtype, range, NaN), so
 a broken model is refused as bad input instead of being scored.
 """
