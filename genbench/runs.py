@@ -41,9 +41,9 @@ def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
     path = run_dir(runs, recipe, seed) / "record.json"
     try:
         record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, RecursionError):
         return None
-    return record if record.get("recipe_hash") == recipe.hash else None
+    return record if isinstance(record, dict) and record.get("recipe_hash") == recipe.hash else None
 
 
 def failure(runs: str | Path, recipe: Recipe, seed: int) -> str | None:

@@ -11,14 +11,15 @@ import pandas as pd
 from genbench.errors import GenbenchError
 
 REQUIRED = ("recipe", "recipe_hash", "seed", "metrics")
+TEXT_COLUMNS = ("recipe", "dataset", "model", "family", "recipe_hash", "seeds", "device")
 ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds", "n_samples"]
 
 
 def read_record(path: Path) -> dict:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise GenbenchError(f"run record {path} cannot be read ({e})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise GenbenchError(f"run record {path} cannot be read ({type(e).__name__}: {e})") from None
     if not isinstance(record, dict) or any(k not in record for k in REQUIRED) or not isinstance(record["metrics"], dict):
         raise GenbenchError(f"{path} is not a genbench run record (needs {', '.join(REQUIRED)})")
     return record
@@ -40,8 +41,22 @@ def scored_count(record: dict) -> int:
     return score.get("n_samples", score.get("samples", 0))
 
 
+def check_metrics(record: dict) -> None:
+    """A record's metrics must be a table of numbers (None: a value that was NaN, as JSON has no NaN);
+    a hand-edited or damaged one is refused naming its run, before any table is built from it."""
+    where = f"run record of {record.get('recipe')!r} seed {record.get('seed')!r}"
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict):
+        raise GenbenchError(f"{where}: 'metrics' is {metrics!r}, not a table of metric values")
+    for key, value in metrics.items():
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise GenbenchError(f"{where}: metric {key!r} is {value!r}, not a number")
+
+
 def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.DataFrame:
     """One row per (recipe, recipe hash): identity columns, then '<key>' mean and '<key>_std'."""
+    for r in records:
+        check_metrics(r)
     if not records:
         return pd.DataFrame(columns=ID_COLUMNS)
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -93,7 +108,8 @@ def load_table(path: str | Path) -> pd.DataFrame:
     """An aggregated leaderboard CSV written by `genbench leaderboard`."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path)
+        # Hashes, ids and seed lists are text: read as numbers, hash 000000000000 would print as 0.
+        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
     except FileNotFoundError:
         raise GenbenchError(f"leaderboard table {path} does not exist") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
