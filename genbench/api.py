@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import time
 import zipfile
 import zlib
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genbench import keywords, seeds
 from genbench.errors import GenbenchError
-from genbench.io import atomic_write_json, output_file, output_folder
+from genbench.io import is_stdout, output_file, output_folder, write_output_json
 from genbench.registry import select_by_glob, unknown_name_message
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
@@ -31,11 +33,15 @@ def train(recipe: str, seed: int | None = None, device: str | None = None, runs:
     from genbench.recipes import load_recipe
     from genbench.runs import check_replaceable, run_dir, run_recipe
 
+    keywords.path("recipe", recipe, optional=False)
+    keywords.path("runs", runs, optional=False)
+    keywords.path("baselines", baselines)
+    keywords.boolean("quiet", quiet)
+    if seed is not None:
+        seeds.check(seed, "--seed")
+    check_threads(threads)
     r = load_recipe(recipe, baselines)
     seed = r.seeds[0] if seed is None else seed
-    if seed < 0:
-        raise GenbenchError(f"--seed must be >= 0, got {seed}")
-    check_threads(threads)
     output_folder(run_dir(runs, r, seed), "--runs")
     check_replaceable(runs, r, seed)
     distributed.init(resolve_device(device or r.device))
@@ -79,14 +85,18 @@ def load_samples(path: str | Path, what: str = "samples file", name: str = "samp
 
     A .npz gives its array called `name`, or its only array; every member must be a .npy array.
     """
+    from genbench.paths import not_a_file
+
     path = Path(path)
     if path.is_dir():
         return load_png_folder(path)
-    if not path.is_file():
-        raise GenbenchError(f"{what} {path} does not exist")
+    if why := not_a_file(path):
+        raise GenbenchError(f"{what} {path} {why}")
     if path.suffix not in SAMPLE_SUFFIXES:
         raise GenbenchError(f"{what} {path} must be one of {', '.join(SAMPLE_SUFFIXES)}")
     try:
+        if path.suffix == ".npy":
+            check_npy_size(path, what)
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.lib.npyio.NpzFile):
             with data:
@@ -95,9 +105,29 @@ def load_samples(path: str | Path, what: str = "samples file", name: str = "samp
     # object array stops at its header, before any pickle runs.
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise GenbenchError(f"{what} {path} cannot be read as {path.suffix} ({e})") from None
+    except MemoryError as e:  # an .npz member whose header claims more than memory holds
+        raise GenbenchError(f"{what} {path} holds an array too large for memory ({e})") from None
     if data.dtype.kind not in "fiub":
         raise GenbenchError(f"{what} {path} holds dtype {data.dtype}; expected numbers")
     return data
+
+
+def check_npy_size(path: Path, what: str) -> None:
+    """Refuse an .npy whose header claims more data than the file holds, before numpy allocates it
+    (a header of shape (10**12, 2) in a file of a few bytes would ask for 8 TB)."""
+    with path.open("rb") as f:
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(f))
+        if read_header is None:
+            return  # a newer format: numpy reads it (a MemoryError is still caught)
+        shape, _, dtype = read_header(f)
+        claimed = math.prod(shape) * dtype.itemsize
+        held = path.stat().st_size - f.tell()
+    if dtype.hasobject:
+        return  # numpy refuses it (allow_pickle=False), saying why
+    if claimed > held:
+        raise GenbenchError(f"{what} {path} is truncated: its header claims shape {shape} of {dtype} "
+                            f"({claimed} bytes), but the file holds {held} bytes of data")
 
 
 def npz_member(npz: np.lib.npyio.NpzFile, where: str, name: str) -> np.ndarray:
@@ -174,7 +204,7 @@ def score_text(text: str, refs: str | list[str] | None, json: str | None = None,
         out.update({"compare": str(compare), "paired_bootstrap": result["paired_bootstrap"]})
     out.update({"versions": env.versions(), "wall_time_s": time.perf_counter() - start})
     if json is not None:
-        atomic_write_json(json, out)
+        write_output_json(json, out)
     return out
 
 
@@ -213,7 +243,7 @@ def score_hf(hf_model: str, dataset: str | None, metrics: list[str] | None, hf_s
            "dataset": data.name, "hf_model": str(hf_model), "versions": env.versions(), "device": dev.type,
            "wall_time_s": time.perf_counter() - start}
     if json is not None:
-        atomic_write_json(json, out)
+        write_output_json(json, out)
     return out
 
 
@@ -255,16 +285,19 @@ def metric_options(extractor, inception_weights, kid_subset_size, baselines) -> 
             "baselines": baselines}
 
 
-def score_given_features(features: str, reference_features: str, metrics, json, extractor, inception_weights,
-                         kid_subset_size, baselines) -> dict:
+def score_given_features(features: str, reference_features: str, dataset, metrics, json, extractor,
+                         inception_weights, kid_subset_size, baselines) -> dict:
     """--features: arrays extracted elsewhere, against --reference-features."""
     from genbench import env
 
+    if dataset is not None:  # refused, not ignored: features carry no dataset to check them against
+        raise GenbenchError("--dataset does not apply to --features: they are scored against --reference-features "
+                            "alone; drop --dataset")
     options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
     check_inception_weights(inception_weights, None)
     out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
     if json is not None:
-        atomic_write_json(json, out)
+        write_output_json(json, out)
     return out
 
 
@@ -282,7 +315,7 @@ def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, sco
            "dataset": data.name, **source, "scoring_seed": scoring_seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
     if json is not None:
-        atomic_write_json(json, out)
+        write_output_json(json, out)
     return out
 
 
@@ -292,6 +325,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     from genbench import env
     from genbench.checkpoint import load_checkpoint
     from genbench.data import load_dataset
+    from genbench.scoring import check_sample_memory
 
     options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
     dev = env.resolve_device(device)
@@ -305,6 +339,8 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
         recorded = checkpoint_scoring_seed(config)
         scoring_seed = 0 if recorded is None else recorded
     data = load_dataset(ds_name, config.get("dataset_params", {}))
+    if n_samples is not None:
+        check_sample_memory(data, n_samples, "--n-samples")
     if tuple(data.shape) != tuple(model.data_shape):
         raise GenbenchError(f"checkpoint {checkpoint} has data shape {model.data_shape}; {ds_name!r} has {data.shape}")
     if data.vocab is not None and model.hparams.get("vocab") != data.vocab:
@@ -338,7 +374,7 @@ def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_sampl
     from genbench import env
     from genbench.data import load_dataset
     from genbench.factories import describe, factory_samples, parse_kwargs
-    from genbench.scoring import samples_wanted
+    from genbench.scoring import check_sample_memory, samples_wanted
 
     options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
     dev = env.resolve_device(device)
@@ -348,10 +384,11 @@ def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_sampl
     data = load_dataset(dataset)
     source = {"factory": describe(factory), "factory_kwargs": factory_kwargs}
     check_inception_weights(inception_weights, extractor or data.extractor)
+    n = n_samples or samples_wanted(data, metrics, options)
+    check_sample_memory(data, n, "--n-samples")
     # A user's model is checked like a samples file: NaN is bad input, refused before scoring.
     drawing = time.perf_counter()
-    x = factory_samples(factory, factory_kwargs, data, n_samples or samples_wanted(data, metrics, options),
-                          dev, scoring_seed, progress=not quiet)
+    x = factory_samples(factory, factory_kwargs, data, n, dev, scoring_seed, progress=not quiet)
     source["sampling_time_s"] = time.perf_counter() - drawing
     return score_drawn(data, source, metrics, options, json, n_samples, scoring_seed, dev, quiet, samples=x)
 
@@ -383,6 +420,17 @@ def score_inputs(args: dict) -> list[tuple[str, object]]:
         pairs.append(("--checkpoint's config", config_path(Path(args["checkpoint"]))))
     return pairs + [("--refs", r) for r in refs]
 
+def metric_names(metrics: str | list[str]) -> list[str]:
+    """--metrics 'a,b' (or a list of names) as names; one that names none is refused, not read as "all"."""
+    names = ([m.strip() for m in metrics.split(",")] if isinstance(metrics, str)
+             else keywords.strings("metrics", metrics))
+    if not [m for m in names if m]:
+        raise GenbenchError(f"--metrics {metrics!r} names no metric; give comma-separated names (see "
+                            "`genbench list metrics`) or leave it out for every metric that applies")
+    if "" in names:
+        raise GenbenchError(f"--metrics {metrics!r} has an empty name between its commas")
+    return names
+
 
 def score(checkpoint: str | None = None, samples: str | None = None, dataset: str | None = None,
           metrics: str | list[str] | None = None, json: str | None = None, n_samples: int | None = None,
@@ -401,8 +449,25 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
 
     Likelihoods use the dataset's test split; image metrics compare with its train split through
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
+    `json`: a file written atomically, or '-' (also '/dev/stdout') for standard output.
     """
     args = dict(locals())
+    for name in ("checkpoint", "samples", "json", "inception_weights", "features", "reference_features", "text",
+                 "baselines", "hf_model", "compare"):
+        keywords.path(name, args[name])
+    keywords.paths("refs", refs)
+    keywords.integer("n_samples", n_samples)
+    keywords.integer("kid_subset_size", kid_subset_size)
+    keywords.integer("hf_stride", hf_stride)
+    keywords.boolean("quiet", quiet)
+    if scoring_seed is not None:
+        seeds.check(scoring_seed, "--scoring-seed")
+    if not isinstance(device, str):
+        raise GenbenchError(f"--device must be one of auto, cpu, cuda, got {device!r}")
+    if not isinstance(sacrebleu, dict):
+        args["sacrebleu"] = keywords.strings("sacrebleu", sacrebleu)
+    if metrics is not None:
+        args["metrics"] = metric_names(metrics)
     given = [name for name in SCORE_SOURCES if args[name] is not None]
     if len(given) != 1:
         raise GenbenchError("give exactly one of --checkpoint FILE, --samples FILE|DIR, --factory pkg.module:build, "
@@ -413,15 +478,10 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
             raise GenbenchError(message)
     if source == "features" and reference_features is None:
         raise GenbenchError(SOURCE_OPTIONS["reference_features"][1])
-    if json is not None:
+    if json is not None and not is_stdout(json):
         output_file(json, "--json", score_inputs(args))
-    if source != "text":
-        if isinstance(metrics, str):
-            args["metrics"] = [m.strip() for m in metrics.split(",") if m.strip()] or None
-        if n_samples is not None and n_samples < 1:
-            raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
-    if scoring_seed is not None and scoring_seed < 0:
-        raise GenbenchError(f"--scoring-seed must be >= 0, got {scoring_seed}")
+    if source != "text" and n_samples is not None and n_samples < 1:
+        raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
     if source != "checkpoint" and scoring_seed is None:
         args["scoring_seed"] = 0
     scorer = SCORE_SOURCES[source]
@@ -435,6 +495,8 @@ def fetch(what: str) -> dict:
     from genbench.data import DATASETS, load_dataset
     from genbench.data.fetch import recording
 
+    if not isinstance(what, str):
+        raise GenbenchError(f"fetch takes a name ('inception' or a dataset), got {what!r}")
     if what == "inception":
         from genbench.features.inception import find_weights
 
@@ -451,6 +513,8 @@ def train_extractor(recipe: str, baselines: str | None = None, quiet: bool = Fal
     """Train a domain classifier (feature extractor) by baselines/<dataset>/classifier.toml."""
     from genbench.features.train import train_extractor as run
 
+    keywords.path("recipe", recipe, optional=False)
+    keywords.path("baselines", baselines)
     return run(recipe, baselines=baselines, quiet=quiet)
 
 
@@ -468,8 +532,19 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     from genbench.bench import executor, run_all
     from genbench.leaderboard import build_leaderboard
     from genbench.recipes import check_recipe, load_suite
+    from genbench.env import resolve_device
     from genbench.runs import check_batchable, check_replaceable, run_dir
 
+    for name, value in (("runs", runs), ("leaderboards", leaderboards)):
+        keywords.path(name, value, optional=False)
+    keywords.path("baselines", baselines)
+    keywords.integer("jobs", jobs, optional=False)
+    keywords.integer("threads", threads)
+    for name, value in (("plots", plots), ("quiet", quiet), ("batch_seeds", batch_seeds)):
+        keywords.boolean(name, value)
+    recipes = keywords.strings("recipes", recipes)
+    if device is not None:
+        resolve_device(device)  # a device this machine lacks fails every run alike: refused once, up front
     start = time.perf_counter()
     _, every = load_suite(suite, baselines)
     chosen = set(select_by_glob([r.id for r in every], recipes, f"of suite {suite!r}"))
@@ -507,6 +582,12 @@ def bench(suite: str, runs: str = "runs", leaderboards: str = "leaderboards", de
     return table
 
 
+def check_board_keywords(runs, leaderboards, baselines) -> None:
+    keywords.path("runs", runs, optional=False)
+    keywords.path("leaderboards", leaderboards, optional=False)
+    keywords.path("baselines", baselines)
+
+
 def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboards",
                 baselines: str | None = None, plots: bool = True, allow_empty: bool = False,
                 html: bool = False) -> dict:
@@ -514,6 +595,9 @@ def leaderboard(suite: str, runs: str = "runs", leaderboards: str = "leaderboard
     the plot artefacts beside them); with `html`, its page of the site under <leaderboards>/site/."""
     from genbench.leaderboard import build_leaderboard
 
+    check_board_keywords(runs, leaderboards, baselines)
+    for name, value in (("plots", plots), ("allow_empty", allow_empty), ("html", html)):
+        keywords.boolean(name, value)
     output_folder(leaderboards, "--leaderboards", runs_inside=False)
     if html:
         output_folder(Path(leaderboards) / "site", "--leaderboards", runs_inside=False)
@@ -525,6 +609,7 @@ def site(runs: str = "runs", leaderboards: str = "leaderboards", baselines: str 
     """Write the static site <leaderboards>/site/: a page per suite with run records, and an index."""
     from genbench.leaderboard import build_site
 
+    check_board_keywords(runs, leaderboards, baselines)
     output_folder(Path(leaderboards) / "site", "--leaderboards", runs_inside=False)
     return build_site(runs=runs, out=leaderboards, baselines=baselines)
 
@@ -536,4 +621,11 @@ def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | 
     `recipes`: glob(s) over recipe ids, to gate part of a suite."""
     from genbench.leaderboard.gate import gate as run_gate
 
+    keywords.path("baseline", baseline, optional=False)
+    keywords.path("results", results, optional=False)
+    keywords.real("alpha", alpha, optional=False)
+    keywords.boolean("allow_missing", allow_missing)
+    if not isinstance(tolerance, dict):
+        tolerance = keywords.strings("tolerance", tolerance)
+    recipes = keywords.strings("recipes", recipes)
     return run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing, recipes=recipes, alpha=alpha)

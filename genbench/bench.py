@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from genbench import keywords
 from genbench.claims import RunClaimed, held
 from genbench.env import torch_threads
 from genbench.errors import GenbenchError
@@ -114,15 +115,13 @@ def _init_worker(threads: int) -> None:
 
 
 def check_threads(threads: int | None) -> None:
-    if threads is not None and threads < 1:
-        raise GenbenchError(f"--threads must be at least 1, got {threads}")
+    keywords.integer("threads", threads, low=1)
 
 
 def executor(jobs: int = 1, threads: int | None = None):
     """How runs are carried out: here (jobs 1) or in `jobs` worker processes, each run with `threads`
     torch threads (default: this process's setting serially, cores/jobs in workers). (Ray: bench_ray.)"""
-    if jobs < 1:
-        raise GenbenchError(f"--jobs must be at least 1, got {jobs}")
+    keywords.integer("jobs", jobs, low=1, optional=False)
     check_threads(threads)
     if jobs == 1:
         return functools.partial(serial, threads=threads)

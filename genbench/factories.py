@@ -17,6 +17,7 @@ a broken model is refused as bad input instead of being scored.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -43,6 +44,21 @@ def _why(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}{where}".split())
 
 
+@contextlib.contextmanager
+def user_code(failed: str):
+    """Run a piece of the user's code. What it raises becomes one line, `failed (why)`; so do sys.exit
+    and KeyboardInterrupt from inside it, which would otherwise end genbench with no scores and exit 0
+    (a CI step that passes)."""
+    try:
+        yield
+    except GenbenchError:
+        raise
+    except SystemExit as e:
+        raise GenbenchError(f"{failed} ({_why(e)}: a factory must return or raise, not exit)") from None
+    except (Exception, KeyboardInterrupt) as e:
+        raise GenbenchError(f"{failed} ({_why(e)})") from None
+
+
 def describe(factory: str | Callable) -> str:
     """How messages and the JSON record name the factory."""
     if isinstance(factory, str):
@@ -58,10 +74,8 @@ def import_factory(spec: str) -> Callable:
                             "and the function in it that builds your model)")
     if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m genbench` would: a module beside you
         sys.path.append(os.getcwd())
-    try:
+    with user_code(f"--factory {spec}: cannot import {module_name!r}"):
         obj = importlib.import_module(module_name)
-    except Exception as e:  # the user's module fails to import: bad input, said in one line
-        raise GenbenchError(f"--factory {spec}: cannot import {module_name!r} ({_why(e)})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
@@ -79,8 +93,8 @@ def parse_kwargs(kwargs: str | dict | None) -> dict:
     if isinstance(kwargs, str):
         try:
             kwargs = json.loads(kwargs)
-        except json.JSONDecodeError as e:
-            raise GenbenchError(f"--factory-kwargs is not valid JSON ({e})") from None
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise GenbenchError(f"--factory-kwargs is not valid JSON ({type(e).__name__}: {e})") from None
     if not isinstance(kwargs, dict):
         raise GenbenchError("--factory-kwargs must be a JSON object of keyword arguments, e.g. '{\"width\": 64}'")
     return kwargs
@@ -131,13 +145,11 @@ def draw(sample: Callable[[int], object], n: int, name: str, progress: bool = Tr
     with tqdm(total=n, desc="sampling", unit="sample", disable=not progress or None, leave=False) as bar:
         while (done := sum(len(c) for c in chunks)) < n:
             k = min(BATCH, n - done)
-            try:
+            with user_code(f"--factory {name} failed drawing {k} samples"):
                 x = sample(k)
-            except GenbenchError:
-                raise
-            except Exception as e:  # the user's sampler failed: one line that says where
-                raise GenbenchError(f"--factory {name} failed drawing {k} samples ({_why(e)})") from None
             if isinstance(x, np.ndarray):
+                if x.dtype.kind not in "fiub":  # torch takes numbers only (an object array: TypeError)
+                    raise GenbenchError(f"--factory {name} returned a numpy array of dtype {x.dtype}; expected numbers")
                 x = torch.from_numpy(x)
             if not isinstance(x, torch.Tensor):
                 raise GenbenchError(f"--factory {name} returned a {type(x).__name__}; expected a tensor of samples")
@@ -160,9 +172,9 @@ def factory_samples(factory: str | Callable, kwargs: str | dict | None, dataset:
     name = describe(factory)
     kwargs = parse_kwargs(kwargs)
     build = import_factory(factory) if isinstance(factory, str) else factory
-    try:
+    with user_code(f"--factory {name}: the factory failed"):  # e.g. a keyword it does not take
         obj = build(**kwargs)
-    except Exception as e:  # e.g. a keyword it does not take
-        raise GenbenchError(f"--factory {name}: the factory failed ({_why(e)})") from None
-    x = draw(sampler(obj, name, device, seed), n, name, progress)
+    with user_code(f"--factory {name}: preparing what it returned failed"):  # .to(device), .eval(): its code
+        sample = sampler(obj, name, device, seed)
+    x = draw(sample, n, name, progress)
     return check_samples(x, dataset, what=f"samples from --factory {name}")

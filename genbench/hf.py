@@ -56,8 +56,30 @@ def hushed(transformers):
             log.enable_progress_bar()
 
 
+def check_folder(path: str | Path) -> Path:
+    """genbench's own reading of the folder, before transformers is needed: a folder, its config.json,
+    and safetensors files whose headers cover their data (a truncated file would fail inside
+    transformers with safetensors' raw error)."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(path)
+    what = f"--hf-model {path}"
+    if not folder.is_dir():
+        raise GenbenchError(f"{what} is not a folder (expected a model saved by save_pretrained)")
+    if not (folder / "config.json").is_file():
+        raise GenbenchError(f"{what} has no config.json: not a Hugging Face model folder")
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), "pt"):
+                pass  # opening reads and checks the header; no tensor is loaded
+        except (SafetensorError, OSError) as e:
+            raise GenbenchError(f"{what}: {weights.name} is not a complete safetensors file ({_one_line(e)})") from None
+    return folder
+
+
 def load_causal_lm(path: str | Path, device: torch.device):
     """(model, tokenizer) from a save_pretrained folder, refused in one line unless it is a causal LM."""
+    check_folder(path)
     try:
         import transformers
     except ImportError:
@@ -69,10 +91,6 @@ def load_causal_lm(path: str | Path, device: torch.device):
 def _load(transformers, path: str | Path, device: torch.device):
     folder = Path(path)
     what = f"--hf-model {path}"
-    if not folder.is_dir():
-        raise GenbenchError(f"{what} is not a folder (expected a model saved by save_pretrained)")
-    if not (folder / "config.json").is_file():
-        raise GenbenchError(f"{what} has no config.json: not a Hugging Face model folder")
     try:
         config = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError, TypeError) as e:

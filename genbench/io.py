@@ -11,6 +11,7 @@ import json
 import math
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from collections.abc import Iterable
@@ -74,8 +75,9 @@ def output_file(path: str | os.PathLike, what: str = "output file",
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     if target.is_symlink():  # realpath gives up on a loop and hands back a link
         raise GenbenchError(f"{what} {path} is a symlink loop")
-    if target.exists():
-        mode = target.stat().st_mode
+    if path.exists():
+        # stat through the link itself: /dev/fd/N of a pipe resolves to a name ("pipe:[…]") that is no path
+        mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
             raise GenbenchError(f"{what} {path} is a folder; give a file path")
         if not stat.S_ISREG(mode):
@@ -127,3 +129,19 @@ def finite(obj: Any) -> Any:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(finite(obj), indent=2, sort_keys=True) + "\n")
+
+
+STDOUT = ("-", "/dev/stdout")  # --json: standard output, which a rename cannot replace (a pipe, a terminal)
+
+
+def is_stdout(path: str | os.PathLike | None) -> bool:
+    return path is not None and os.fspath(path) in STDOUT
+
+
+def write_output_json(path: str | os.PathLike, obj: Any) -> Path | None:
+    """A command's --json: atomically to its file, or to standard output for '-' or /dev/stdout."""
+    if is_stdout(path):
+        sys.stdout.write(json.dumps(finite(obj), indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
+        return None
+    return atomic_write_json(path, obj)

@@ -7,6 +7,7 @@ pulling in recipes, metrics or models.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from genbench.errors import GenbenchError
@@ -31,3 +32,26 @@ def baselines_dir(path: str | os.PathLike | None = None) -> Path:
 def cache_dir() -> Path:
     """$GENBENCH_CACHE, default ~/.cache/genbench: downloads and cached reference features."""
     return Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench")
+
+
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be read as a regular file ("is a folder", "is a FIFO", "is a symlink loop",
+    "does not exist"), or None when it can: a message that says what is there, not only what is not."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if path.is_symlink():
+            try:
+                os.stat(path)
+            except OSError as inner:
+                if inner.errno == 40:  # ELOOP
+                    return "is a symlink loop"
+            return f"is a symlink to {os.readlink(path)}, which does not exist"
+        return "does not exist" if isinstance(e, FileNotFoundError) else f"cannot be read ({e.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"is {kind}, not a regular file"

@@ -76,7 +76,7 @@ def check_replaceable(runs: str | Path, recipe: Recipe, seed: int) -> None:
     folder = run_dir(runs, recipe, seed)
     try:
         record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return  # nothing readable to keep: a damaged record is redone
     if not isinstance(record, dict) or record.get("recipe_hash") in (None, recipe.hash):
         return

@@ -8,10 +8,30 @@ import torch
 from tqdm.auto import tqdm
 
 from genbench.data import Dataset
+from genbench.env import available_memory
 from genbench.errors import GenbenchError
 from genbench.metrics import METRICS, Metric, build_metric
 
 SAMPLE_CHUNK = 10000
+SAMPLE_COPIES = 2  # drawn samples are held twice at once: the chunks and their concatenation (float32)
+
+
+def _size(n: float) -> str:
+    units = ("bytes", "KB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n, i = n / 1000, i + 1
+    return f"{n:.3g} {units[i]}"
+
+
+def check_sample_memory(dataset: Dataset, n: int, what: str) -> None:
+    """Refuse to draw `n` samples of `dataset` that cannot fit in this machine's memory, before any work
+    (a count that cannot fit would otherwise run until the machine kills it)."""
+    need = n * dataset.dim * 4 * SAMPLE_COPIES
+    have = available_memory()
+    if have is not None and need > have:
+        raise GenbenchError(f"{what} {n}: that many samples of {dataset.name!r} (shape {dataset.shape}) need about "
+                            f"{_size(need)} of memory, more than the {_size(have)} available; ask for fewer")
 
 
 def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, has_log_prob: bool,

@@ -75,3 +75,25 @@ def fails():
 
 
 NOT_CALLABLE = 3
+
+
+def object_array():
+    return lambda n, g: np.array([object()] * n)
+
+
+def exits():
+    """A factory that ends the process instead of returning a model."""
+    import sys
+
+    sys.exit(0)
+
+
+def exits_while_sampling():
+    def sample(n, g):
+        raise SystemExit(3)
+
+    return sample
+
+
+def interrupted():
+    raise KeyboardInterrupt

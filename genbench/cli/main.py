@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
 from genbench import __version__
 from genbench.errors import GenbenchError
+from genbench.io import is_stdout
 
 LISTABLE = ("datasets", "models", "metrics", "extractors", "recipes", "suites")
 
@@ -94,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "of --text against it, p-value per metric")
     sp.add_argument("--dataset", help="dataset to score against (required with --samples, --factory and --hf-model)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
-    sp.add_argument("--json", help="also write the scores to this JSON file (atomically)")
+    sp.add_argument("--json", help="also write the scores to this JSON file (atomically); '-' (or /dev/stdout): "
+                                   "print the JSON alone on stdout, the summary on stderr")
     sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint or --factory, or the first N "
                                                   "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
@@ -268,6 +271,15 @@ def cmd_score(args) -> int:
                 baselines=args.baselines, quiet=args.quiet, factory=args.factory,
                 factory_kwargs=args.factory_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
                 sacrebleu=args.sacrebleu, compare=args.compare)
+    # --json - : standard output carries the JSON alone, so the summary goes to stderr
+    with contextlib.redirect_stdout(sys.stderr) if is_stdout(args.json) else contextlib.nullcontext():
+        print_score_summary(out, args.json)
+    for metric, why in out.get("unscored", {}).items():
+        print(f"genbench: {metric} not scored: {why}", file=sys.stderr)
+    return 1 if out.get("unscored") else 0
+
+
+def print_score_summary(out: dict, json: str | None) -> None:
     if out.get("hf_model"):
         print(f"{out['dataset']}: {out['hf_model']} on {out['info']['bits-per-byte']['characters']} held-out characters")
     elif out.get("dataset"):
@@ -281,11 +293,8 @@ def cmd_score(args) -> int:
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if "paired_bootstrap" in out:
         print_paired_bootstrap(out["paired_bootstrap"], out["compare"])
-    if args.json:
-        print(f"wrote {args.json}")
-    for metric, why in out.get("unscored", {}).items():
-        print(f"genbench: {metric} not scored: {why}", file=sys.stderr)
-    return 1 if out.get("unscored") else 0
+    if json and not is_stdout(json):
+        print(f"wrote {json}")
 
 
 def cmd_fetch(args) -> int:

@@ -93,10 +93,16 @@ def check_samples(samples: np.ndarray | torch.Tensor, dataset: Dataset, what: st
     is_uint8 = x.dtype == torch.uint8
     if dataset.kind == "image" and not (is_uint8 or x.is_floating_point()):
         raise GenbenchError(f"{what} have dtype {x.dtype}; images must be uint8 (0..255) or float in [0, 1]")
-    x = x.to(torch.float32).reshape(x.shape[0], *want)
-    bad = (~torch.isfinite(x)).any(dim=tuple(range(1, x.ndim)))
-    if bad.any():
+    bad = (~torch.isfinite(x)).reshape(len(x), -1).any(dim=1) if x.is_floating_point() else None
+    if bad is not None and bad.any():
         raise GenbenchError(f"{what} contain NaN or inf in {int(bad.sum())} of {x.shape[0]} rows")
+    if x.is_floating_point() and x.dtype != torch.float32:
+        # finite, but beyond float32 (±3.4e38), where samples are scored: they would turn into inf there
+        big = (x.abs() > torch.finfo(torch.float32).max).reshape(len(x), -1).any(dim=1)
+        if big.any():
+            raise GenbenchError(f"{what} hold values beyond float32's range (±{torch.finfo(torch.float32).max:.3g}), "
+                                f"e.g. {x.abs().max().item():.3g}, in {int(big.sum())} of {x.shape[0]} rows")
+    x = x.to(torch.float32).reshape(x.shape[0], *want)
     if dataset.vocab is not None and ((x != x.round()) | (x < 0) | (x >= len(dataset.vocab))).any():
         raise GenbenchError(f"{what} must be token ids 0..{len(dataset.vocab) - 1} of {dataset.name!r}'s vocabulary")
     if dataset.kind == "image":

@@ -107,8 +107,13 @@ class Comparison:
         return math.isnan(self.value.mean) or self.worse_by > self.allowed + 1e-12
 
     @property
+    def not_a_number(self) -> bool:
+        """The results hold NaN: no difference or test exists, and NaN never passes."""
+        return math.isnan(self.value.mean)
+
+    @property
     def regressed(self) -> bool:
-        if math.isnan(self.value.mean):
+        if self.not_a_number:
             return True
         return self.beyond_tolerance and (self.test is None or self.test.p < self.alpha)
 
@@ -132,6 +137,15 @@ class GateResult:
         return [c for c in self.comparisons if c.regressed]
 
     @property
+    def significant(self) -> list[Comparison]:
+        """Regressions by a number: worse beyond the tolerance and the seed noise."""
+        return [c for c in self.regressions if not c.not_a_number]
+
+    @property
+    def nans(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.not_a_number]
+
+    @property
     def within_noise(self) -> list[Comparison]:
         """Worse by more than the tolerance, but not significantly over seeds."""
         return [c for c in self.comparisons if c.beyond_tolerance and not c.regressed]
@@ -143,7 +157,11 @@ class GateResult:
     def report(self) -> str:
         test = f"Welch's t over seeds, one-sided, alpha {self.alpha:g}"
         lines = []
-        rows = self.regressions
+        rows = self.significant
+        if self.nans:
+            lines.append(f"gate FAILED: {len(self.nans)} of {len(self.comparisons)} metric(s) NaN in the results "
+                         "(no finite value to compare; NaN never passes):")
+            lines += [f"  {c.recipe}: {c.metric} is NaN (baseline {c.baseline})" for c in self.nans]
         if rows:
             lines.append(f"gate FAILED: {len(rows)} of {len(self.comparisons)} metric(s) worse than the baseline "
                          f"by more than their tolerance, significantly ({test})")

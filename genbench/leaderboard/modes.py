@@ -7,6 +7,8 @@ so the report lists, per dataset with known modes, each recipe's covered count p
 
 from __future__ import annotations
 
+from genbench.leaderboard.markdown import code, text
+
 
 def mode_counts(records: list[dict]) -> dict[str, dict[str, list[tuple[int, int]]]]:
     """{dataset: {recipe: [(seed, modes covered), ...]}} from the records."""
@@ -64,11 +66,11 @@ def mode_report(records: list[dict]) -> list[str]:
              "misses modes in any seed is collapsing onto part of the data.", ""]
     for t in tables:
         K = t["n_modes"]
-        of = f" of {K}" if K else ""
-        lines += [f"**{t['dataset']}**{f' ({K} modes)' if K else ''}", "",
+        of = f" of {text(K)}" if K else ""
+        lines += [f"**{text(t['dataset'])}**{f' ({text(K)} modes)' if K else ''}", "",
                   "| recipe | modes covered per seed | worst seed | verdict |", "|---|---|---:|---|"]
         for row in t["rows"]:
-            per_seed = ", ".join(f"seed {s}: {m}{of}" for s, m in row["seeds"])
-            lines.append(f"| `{row['recipe']}` | {per_seed} | {row['worst']}{of} | {row['verdict']} |")
+            per_seed = ", ".join(f"seed {text(s)}: {text(m)}{of}" for s, m in row["seeds"])
+            lines.append(f"| {code(row['recipe'])} | {per_seed} | {text(row['worst'])}{of} | {row['verdict']} |")
         lines.append("")
     return lines

@@ -11,6 +11,7 @@ import pandas as pd
 from genbench.errors import GenbenchError
 from genbench.record_file import read_record
 
+TEXT_COLUMNS = ("recipe", "dataset", "model", "family", "recipe_hash", "seeds", "device")
 ID_COLUMNS = ["recipe", "dataset", "model", "family", "recipe_version", "recipe_hash", "n_seeds", "seeds", "n_samples"]
 
 
@@ -30,8 +31,22 @@ def scored_count(record: dict) -> int:
     return score.get("n_samples", score.get("samples", 0))
 
 
+def check_metrics(record: dict) -> None:
+    """A record's metrics must be a table of numbers (None: a value that was NaN, as JSON has no NaN);
+    a hand-edited or damaged one is refused naming its run, before any table is built from it."""
+    where = f"run record of {record.get('recipe')!r} seed {record.get('seed')!r}"
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict):
+        raise GenbenchError(f"{where}: 'metrics' is {metrics!r}, not a table of metric values")
+    for key, value in metrics.items():
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise GenbenchError(f"{where}: metric {key!r} is {value!r}, not a number")
+
+
 def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.DataFrame:
     """One row per (recipe, recipe hash): identity columns, then '<key>' mean and '<key>_std'."""
+    for r in records:
+        check_metrics(r)
     if not records:
         return pd.DataFrame(columns=ID_COLUMNS)
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -84,7 +99,8 @@ def load_table(path: str | Path) -> pd.DataFrame:
     """An aggregated leaderboard CSV written by `genbench leaderboard`."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path)
+        # Hashes, ids and seed lists are text: read as numbers, hash 000000000000 would print as 0.
+        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
     except FileNotFoundError:
         raise GenbenchError(f"leaderboard table {path} does not exist") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:

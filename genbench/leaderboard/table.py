@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from genbench.env import hardware_label
+from genbench.leaderboard.markdown import code, text
 from genbench.leaderboard.published import suffix
 from genbench.leaderboard.records import metric_columns
 from genbench.metrics import output_spec
@@ -62,7 +63,7 @@ def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) 
              "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
     for row in frame.to_dict("records"):
         link = f"[plot]({plots[row['recipe']]})" if row["recipe"] in plots else "–"
-        cells = [f"`{row['recipe']}`", row["model"], str(row["n_seeds"])]
+        cells = [code(row["recipe"]), text(row["model"]), text(row["n_seeds"])]
         cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
         cells += [f"{row['train_time_s']:.2f}", link]
         lines.append("| " + " | ".join(cells) + " |")
@@ -87,7 +88,7 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
     # are never comparable, and a shared table would be mostly empty cells).
     for dataset, rows in frame.groupby("dataset", sort=False) if len(frame) else []:
         present = [m for m in metrics if rows[m].notna().any()]
-        lines += [f"## {dataset}", ""] + table_lines(rows, present, plots) + [""]
+        lines += [f"## {text(dataset)}", ""] + table_lines(rows, present, plots) + [""]
     if "published" in frame.columns and frame["published"].notna().any():
         lines += ["**↳ published**: the figure a paper reports for the same setting, ± its standard error (a "
                   "standard deviation over its trials divided by √trials), and z = (measured mean − published) / "
@@ -97,19 +98,21 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
     unscored = unscored_runs(records)
     if unscored:
         lines += ["", "**Not scored** (a '–' above where a metric could not be computed; the others stand):", ""]
-        lines += [f"- `{recipe}` seed {seed}: {', '.join(metrics)}: {why}" for recipe, seed, metrics, why in unscored]
+        lines += [f"- {code(recipe)} seed {text(seed)}: {text(', '.join(metrics))}: {text(why)}"
+                  for recipe, seed, metrics, why in unscored]
     lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:
         spec = output_spec(m)
         lines.append(f"- `{m}` ({spec.direction} is better): {spec.description}")
     lines += ["", "**Recipes** (hash of everything that sets the numbers, and version)", ""]
     for row in frame.to_dict("records"):
-        lines.append(f"- `{row['recipe']}`: hash `{row['recipe_hash']}`, version {row['recipe_version']}, "
-                     f"seeds {row['seeds']}, {row.get('n_samples', 0)} samples scored per seed, device {row['device']}")
+        lines.append(f"- {code(row['recipe'])}: hash {code(row['recipe_hash'])}, version {text(row['recipe_version'])}, "
+                     f"seeds {text(row['seeds'])}, {text(row.get('n_samples', 0))} samples scored per seed, "
+                     f"device {text(row['device'])}")
     if missing:
         lines += ["", "**Not yet run**: " + ", ".join(f"`{m}`" for m in missing)]
     versions, hardware = provenance(records)
-    lines += ["", f"**Versions**: {versions}", "", f"**Hardware**: {hardware}", ""]
+    lines += ["", f"**Versions**: {text(versions)}", "", f"**Hardware**: {text(hardware)}", ""]
     return "\n".join(lines)
 
 

@@ -121,7 +121,10 @@ def fid(gen: torch.Tensor, ref: torch.Tensor) -> float:
                                 "feature dimensions (the covariance is singular otherwise)")
     stats = [fid_statistics(f) for f in (gen, ref)]
     with threadpool_limits(1, "blas"):  # its threads would compete with torch's for the cores
-        return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+        value = fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+    # A squared distance is never negative: below 0 is the rounding of the matrix square root's trace
+    # (a set against itself gives about -1e-14), not a better score than identical statistics.
+    return max(float(value), 0.0)
 
 
 def fid_statistics(f: torch.Tensor) -> dict[str, np.ndarray]:

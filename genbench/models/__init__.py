@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from typing import ClassVar
 
 import torch
@@ -122,6 +123,12 @@ def build_model(name: str, data_shape: tuple[int, ...], hparams: dict | None = N
         return cls(tuple(data_shape), **hparams)
     except ValueError as e:  # hyper-parameters that are valid one by one but not together
         raise GenbenchError(f"model {name!r}: {e}") from e
+    except (MemoryError, RuntimeError) as e:  # e.g. components = 10**11: its parameters alone exceed memory
+        if not isinstance(e, MemoryError | torch.OutOfMemoryError) and "allocate" not in str(e):
+            raise
+        asked = re.search(r"tried to allocate \d+ bytes", str(e))
+        said = asked.group(0) if asked else " ".join(str(e).split()[:12]) or type(e).__name__
+        raise GenbenchError(f"model {name!r} with {hparams} does not fit in memory ({said})") from None
 
 
 def build_for(name: str, dataset, hparams: dict | None = None) -> GenerativeModel:

@@ -19,14 +19,15 @@ from pathlib import Path
 
 from genbench.data import DATASETS, load_dataset
 from genbench.env import DEVICES
+from genbench import seeds as seed_streams
 from genbench.errors import GenbenchError
 from genbench.features import EXTRACTORS
 from genbench.metrics import METRICS
 from genbench.models import FROM_DATASET, MODELS, takes_from_dataset
-from genbench.paths import baselines_dir
+from genbench.paths import baselines_dir, not_a_file
 from genbench.recipes.published import Published, parse_references
 from genbench.registry import check_params, unknown_name_message
-from genbench.scoring import select_metrics
+from genbench.scoring import check_sample_memory, select_metrics
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "seeds_batched", "model", "train", "score",
@@ -90,6 +91,8 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         _fail(where, f"not valid TOML ({e})")
+    except RecursionError:
+        _fail(where, "nested too deeply to read")
     for key in raw:
         if key not in TOP_KEYS:
             _fail(where, unknown_name_message("recipe key", key, sorted(TOP_KEYS)))
@@ -149,8 +152,10 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
         if not isinstance(extractor, str) or extractor not in EXTRACTORS:
             _fail(where, unknown_name_message("feature extractor", str(extractor), EXTRACTORS.names()))
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+    if not isinstance(seeds, list) or not seeds:
         _fail(where, f"'seeds' must be a non-empty list of non-negative integers, got {seeds!r}")
+    for s in seeds:
+        seed_streams.check(s, f"{where}: each of 'seeds'")
     device = raw.get("device", "auto")
     if device not in DEVICES:
         _fail(where, unknown_name_message("device", str(device), list(DEVICES)))
@@ -184,6 +189,8 @@ def check_recipe(recipe: Recipe, dataset=None) -> None:
     try:
         recipe.train.check(dataset)
         select_metrics(dataset, recipe.metrics, True, has_log_prob, recipe.score_options())
+        if recipe.n_samples is not None:
+            check_sample_memory(dataset, recipe.n_samples, "[score] n_samples")
     except GenbenchError as e:
         raise GenbenchError(f"recipe {recipe.path}: {e}") from None
     needs = {"vocab": "a vocabulary (text)", "levels": "grey levels (discrete images)"}  # `images` is always known
@@ -204,8 +211,8 @@ def load_recipe(name_or_path: str | os.PathLike, baselines: str | os.PathLike | 
     """A recipe by id ('grid25/gmm') from baselines/, or by the path of a .toml file."""
     as_path = Path(name_or_path)
     if as_path.suffix == ".toml" or as_path.is_file():
-        if not as_path.is_file():
-            raise GenbenchError(f"recipe file {as_path} does not exist")
+        if why := not_a_file(as_path):
+            raise GenbenchError(f"recipe file {as_path} {why}")
         path = as_path
         try:
             root = baselines_dir(baselines).resolve()
@@ -243,6 +250,8 @@ def load_suites(baselines: str | os.PathLike | None = None) -> dict[str, dict]:
         suites = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise GenbenchError(f"{path} is not valid TOML ({e})") from None
+    except RecursionError:
+        raise GenbenchError(f"{path} is nested too deeply to read") from None
     for name, suite in suites.items():
         if not isinstance(suite, dict) or not isinstance(suite.get("recipes"), list):
             raise GenbenchError(f"{path}: suite {name!r} needs a 'recipes' list")
