@@ -6,6 +6,7 @@ no recipe, CLI command or API call can reach them."""
 
 import functools
 
+import pytest
 import torch
 
 import genbench.recipes
@@ -33,6 +34,16 @@ def files_present(name: str) -> bool:
     except GenbenchError:
         return False
     return True
+
+
+def skip_unless_present(*names: str) -> None:
+    """Skip the calling test (or fixture) when a dataset it needs does not load on this machine,
+    with the loader's own word on which file is missing and where to get it."""
+    for name in dict.fromkeys(names):
+        try:
+            load_dataset(name)
+        except GenbenchError as e:
+            pytest.skip(f"{name} not installed: {e}")
 
 
 def use_stand_in(monkeypatch, name: str) -> Dataset:

@@ -11,7 +11,7 @@ from genbench.data import load_dataset
 from genbench.features import load_extractor
 from genbench.scoring import evaluate
 from tests.conftest import TensorImages
-from tests.stand_ins import files_present
+from tests.stand_ins import skip_unless_present
 
 METRICS = ["is", "fid", "kid", "prc"]
 CASES = {  # dataset: (extractor, options, rounds)
@@ -23,8 +23,7 @@ CASES = {  # dataset: (extractor, options, rounds)
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request):
     name = request.param
-    if not files_present(name):
-        pytest.skip(f"{name} files not installed (apt-get install dataset-fashion-mnist)")
+    skip_unless_present(name)
     extractor, options, rounds = CASES[name]
     ds = load_dataset(name)
     load_extractor(extractor)  # load weights once, outside the timings

@@ -5,6 +5,7 @@ hyper-parameters and batch size, on digits' shape and on Fashion-MNIST's (a rand
 speed does not depend on the pixel values). Run: `pytest tests/benchmarks/test_pixelcnn_flow_speed.py
 --benchmark-only`; compare the two rows of each group."""
 
+import math
 import statistics
 import time
 
@@ -75,8 +76,9 @@ def test_bare_torch_step_anchor(benchmark, family, dataset):
     model, cfg, batch = setup(family, dataset)
     model.train()
     benchmark.pedantic(bare_loop(model, cfg, LOSSES[family], batch), **ROUNDS)
-    # the anchor computes the loss genbench trains on (up to the constant D log L of the PixelCNN)
-    offset = model.dim * torch.log(torch.tensor(float(model.L))) if family == "pixelcnn" else 0.0
+    # the anchor computes the loss genbench trains on (up to the constant D log L of the PixelCNN);
+    # a float, not a tensor: pytest.approx takes a tensor for a sequence unless numpy is imported
+    offset = model.dim * math.log(model.L) if family == "pixelcnn" else 0.0
     with torch.no_grad():
         assert LOSSES[family](model, batch).item() == pytest.approx(model.loss(batch, None).item() + offset, rel=1e-4)
 
