@@ -41,7 +41,7 @@ def read_record(path: Path) -> dict:
         raise GenbenchError(f"run record {path} is a folder, not a record file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise GenbenchError(f"run record {path} cannot be read ({type(e).__name__}: {e})") from None
-    if not isinstance(record, dict) or any(k not in record for k in REQUIRED) or not isinstance(record["metrics"], dict):
+    if not isinstance(record, dict) or any(k not in record for k in REQUIRED):
         raise GenbenchError(f"{path} is not a genbench run record (needs {', '.join(REQUIRED)})")
     if DIGEST not in record:
         raise GenbenchError(f"run record {path} has no digest (written by hand, or before records were sealed); "

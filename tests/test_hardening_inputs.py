@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from genbench.record_file import seal
 from tests.conftest import REPO, assert_edited_recipe_refused, assert_one_line_error, read_json
 
 MOD = "tests.user_factories"
@@ -122,13 +123,14 @@ def test_a_record_metric_that_is_a_string_is_one_line(cli, checkpoint, tmp_path)
     shutil.copytree(checkpoint, runs / "ring8/gmm/seed0")
     path = runs / "ring8/gmm/seed0/record.json"
     record = read_json(path)
-    path.write_text(json.dumps({**record, "metrics": {**record["metrics"], "nll": "low"}}))
+    # sealed, as a writer's bug would leave it: the digest matches, the content is still wrong
+    path.write_text(json.dumps(seal({**record, "metrics": {**record["metrics"], "nll": "low"}})))
     (tmp_path / "b.csv").write_text("recipe,recipe_hash,n_seeds,nll\nring8/gmm,x,1,1.0\n")
     code, _, err = cli("gate", "--baseline", tmp_path / "b.csv", "--results", runs)
     assert_one_line_error(code, err, "metric 'nll' is 'low', not a number")
     code, _, err = cli("leaderboard", "quick", "--runs", runs, "--leaderboards", tmp_path / "lb", "--no-plots")
     assert_one_line_error(code, err, "run record of 'ring8/gmm' seed 0: metric 'nll' is 'low', not a number")
-    path.write_text(json.dumps({**record, "metrics": "oops"}))
+    path.write_text(json.dumps(seal({**record, "metrics": "oops"})))
     code, _, err = cli("leaderboard", "quick", "--runs", runs, "--leaderboards", tmp_path / "lb", "--no-plots")
     assert_one_line_error(code, err, "'metrics' is 'oops', not a table of metric values")
     assert not (tmp_path / "lb").exists()
