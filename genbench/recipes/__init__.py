@@ -239,6 +239,9 @@ def load_suites(baselines: str | os.PathLike | None = None) -> dict[str, dict]:
     for name, suite in suites.items():
         if not isinstance(suite, dict) or not isinstance(suite.get("recipes"), list):
             raise GenbenchError(f"{path}: suite {name!r} needs a 'recipes' list")
+        if not isinstance(suite.get("keep_records", False), bool):
+            raise GenbenchError(f"{path}: suite {name!r}: keep_records must be true or false "
+                                f"(keep its runs' records under the leaderboards folder), got {suite['keep_records']!r}")
     return suites
 
 
