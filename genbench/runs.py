@@ -29,6 +29,7 @@ from genbench import artefacts, distributed, train_state
 from genbench import seeds as seed_streams
 from genbench.checkpoint import save_checkpoint
 from genbench.claims import claim
+from genbench.curve import Curve
 from genbench.data import load_dataset
 from genbench.env import hardware, resolve_device, seed_everything, versions
 from genbench.errors import GenbenchError
@@ -124,9 +125,10 @@ def run_recipe(recipe: Recipe, seed: int, runs: str | Path = "runs", device: str
         check_replaceable(runs, recipe, seed)  # again under the claim: another process may have written it
         for name in artefacts.NAMES:  # an earlier run's: they would show beside this run's record
             (out / name).unlink(missing_ok=True)
+        curve = learning_curve(recipe, dataset, seed, dev, out if resume else None)
         train_info = fit(model, dataset, recipe.train, generator, progress, state_dir=out if resume else None,
-                         state_key=state_key)
-        return _finish(recipe, seed, model, dataset, dev, train_info, started, progress, plots, out)
+                         state_key=state_key, curve=curve)
+        return _finish(recipe, seed, model, dataset, dev, train_info, started, progress, plots, out, curve)
 
 
 def check_batchable(recipe: Recipe):
@@ -171,16 +173,32 @@ def run_seeds(recipe: Recipe, seeds: list[int], runs: str | Path = "runs", devic
                 (outs[s] / name).unlink(missing_ok=True)
         records: dict[int, dict | None] = {s: None for s in seeds}
         if todo:
+            curves = [learning_curve(recipe, dataset, s, dev, outs[s] if resume else None) for s in todo]
             infos = fit_seeds(models, dataset, recipe.train, generators, progress,
                               state_dirs=[outs[s] for s in todo] if resume else None,
-                              state_keys=[f"{recipe.hash}/{s}/{dev.type}" for s in todo], label=recipe.id)
-            for s, model, info in zip(todo, models, infos, strict=True):
-                records[s] = _finish(recipe, s, model, dataset, dev, info, started, progress, plots, outs[s])
+                              state_keys=[f"{recipe.hash}/{s}/{dev.type}" for s in todo], label=recipe.id,
+                              curves=curves if recipe.curve_every else None)
+            for s, model, info, curve in zip(todo, models, infos, curves, strict=True):
+                records[s] = _finish(recipe, s, model, dataset, dev, info, started, progress, plots, outs[s], curve)
     return records
 
 
+def learning_curve(recipe: Recipe, dataset, seed: int, dev, out: Path | None) -> Curve | None:
+    """The recipe's metrics every `curve_every` steps, each point on the seed's scoring stream as
+    the final score (genbench.curve), or None when the recipe keeps no curve."""
+    if not recipe.curve_every:
+        return None
+
+    def score(model) -> dict[str, float]:
+        generator = torch.Generator(device=dev).manual_seed(seed_streams.scoring(seed))
+        return evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=generator,
+                        progress=False, options=recipe.score_options())["metrics"]
+
+    return Curve(recipe.curve_every, score, out)
+
+
 def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, started: float, progress: bool,
-            plots: bool, out: Path) -> dict:
+            plots: bool, out: Path, curve: Curve | None = None) -> dict:
     """Checkpoint, score and record a trained run (its claim held); the record is written last."""
     model.eval()
     save_checkpoint(model, out / "model.safetensors", {
@@ -208,6 +226,7 @@ def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, st
         "score": {"metrics": scores["metric_names"], "n_samples": scores["n_samples"], "info": scores["info"],
                   "unscored": scores["unscored"], "wall_time_s": scores["wall_time_s"]},
         "train": {k: v for k, v in train_info.items()},
+        **({"curve": curve.summary()} if curve is not None else {}),
         "wall_time_s": time.perf_counter() - started,
         "device": dev.type,
         "hardware": hardware(dev),
@@ -218,4 +237,6 @@ def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, st
     record = seal(record)
     atomic_write_json(out / "record.json", record)
     train_state.clear(out)  # the run is complete: nothing left to resume
+    if curve is not None:
+        curve.clear()  # the record holds it now
     return record

@@ -155,10 +155,11 @@ class SeedStack:
 
 def fit_seeds(models: list, dataset: Dataset, cfg: TrainConfig, generators: list[torch.Generator],
               progress: bool = True, state_dirs: list[Path] | None = None, state_keys: list[str] | None = None,
-              label: str = "") -> list[dict]:
+              label: str = "", curves: list | None = None) -> list[dict]:
     """Train the models of one recipe's seeds together (each with its own generator); returns each
     seed's training info as `training.fit` does. With `state_dirs`, resumable state is saved per
-    seed every `cfg.checkpoint_every` steps, and seeds that saved the same step resume together."""
+    seed every `cfg.checkpoint_every` steps, and seeds that saved the same step resume together.
+    With `curves` (a genbench.curve.Curve per seed), each seed is scored along the way."""
     cfg.check(dataset)
     device = model_device(models[0])
     x = dataset.train.to(device)
@@ -169,7 +170,9 @@ def fit_seeds(models: list, dataset: Dataset, cfg: TrainConfig, generators: list
         reason = why_not_batched(m, cfg)
         if reason is not None:
             raise GenbenchError(f"model {m.name!r} cannot train seed-batched: {reason}")
-    samplers = [EpochSampler(len(x), cfg.batch_size, g, cfg.sampling == "replacement") for g in generators]
+    rows = [m.training_rows(x, g) for m, g in zip(models, generators, strict=True)]  # as fit draws them
+    samplers = [EpochSampler(len(r), cfg.batch_size, g, cfg.sampling == "replacement")
+                for r, g in zip(rows, generators, strict=True)]
     emas = [None] * len(models)
     first = [1] * len(models)
     for i, m in enumerate(models):
@@ -182,22 +185,25 @@ def fit_seeds(models: list, dataset: Dataset, cfg: TrainConfig, generators: list
         generators[i].set_state(parts["rng"])
         samplers[i].load_state_dict(parts["sampler"])
         first[i] = step_done + 1
+    for i, curve in enumerate(curves or []):
+        curve.start(first[i] - 1)
     infos: list[dict] = [{} for _ in models]
     for start_step in sorted(set(first)):
         group = [i for i in range(len(models)) if first[i] == start_step]
-        for i, info in zip(group, _fit_group([models[i] for i in group], x, dataset, cfg,
+        for i, info in zip(group, _fit_group([models[i] for i in group], [rows[i] for i in group], dataset, cfg,
                                               [generators[i] for i in group], [samplers[i] for i in group],
                                               [emas[i] for i in group], start_step, progress,
                                               [state_dirs[i] for i in group] if state_dirs is not None else None,
                                               [state_keys[i] for i in group] if state_keys is not None else None,
-                                              label), strict=True):
+                                              label, [curves[i] for i in group] if curves else None),
+                               strict=True):
             infos[i] = info
     wall = time.perf_counter() - start
     return [{**info, "wall_time_s": wall, "seeds_batched": len(models)} for info in infos]
 
 
-def _fit_group(models, x, dataset, cfg, generators, samplers, saved_emas, first, progress, state_dirs, state_keys,
-               label) -> list[dict]:
+def _fit_group(models, rows, dataset, cfg, generators, samplers, saved_emas, first, progress, state_dirs, state_keys,
+               label, curves) -> list[dict]:
     stack = SeedStack(models, cfg)
     ema = None
     if cfg.ema > 0:
@@ -215,7 +221,7 @@ def _fit_group(models, x, dataset, cfg, generators, samplers, saved_emas, first,
         warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
         for step in range(first, cfg.steps + 1):  # noqa: B007 (read after the loop)
             batches, noises = [], []
-            for m, g, sampler in zip(models, generators, samplers, strict=True):
+            for m, x, g, sampler in zip(models, rows, generators, samplers, strict=True):
                 idx = sampler.next()
                 batch = x if idx is None else x[idx]
                 if cfg.augmenting:
@@ -224,7 +230,7 @@ def _fit_group(models, x, dataset, cfg, generators, samplers, saved_emas, first,
                 batches.append(batch)
                 noises.append(m.step_noise(batch, g))
             noise = {k: torch.stack([n[k] for n in noises]) for k in noises[0]}
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            with torch.autocast(rows[0].device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
                 stats = stack.step(torch.stack(batches), noise)
             for m in models:
                 for sched in m.schedulers():
@@ -237,6 +243,10 @@ def _fit_group(models, x, dataset, cfg, generators, samplers, saved_emas, first,
             bar.update(1)
             if progress and step % SHOW_EVERY == 0:
                 bar.set_postfix({k: f"{v.mean().item():.4g}" for k, v in stats.items()}, refresh=False)
+            if curves and step % curves[0].every == 0:
+                stack.unstack()
+                for s, (m, curve) in enumerate(zip(models, curves, strict=True)):
+                    curve.after(step, m, {k: v[s] for k, v in ema.shadow.items()} if ema is not None else None)
             if state_dirs is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 stack.unstack()
                 for s, m in enumerate(models):

@@ -155,9 +155,10 @@ def model_device(model) -> torch.device:
 
 
 def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, progress: bool = True,
-        state_dir: Path | None = None, state_key: str = "") -> dict:
+        state_dir: Path | None = None, state_key: str = "", curve=None) -> dict:
     """Train `model`; with `state_dir`, save resumable state every `cfg.checkpoint_every` steps and
-    resume from the last one found there. Under torchrun, data-parallel (genbench.distributed)."""
+    resume from the last one found there. Under torchrun, data-parallel (genbench.distributed).
+    With `curve` (a genbench.curve.Curve), the model is scored along the way."""
     from genbench import distributed, train_state
 
     cfg.check(dataset)
@@ -172,6 +173,7 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
     if cfg.compile:
         for child in model.children():
             child.compile()  # in place: no `_orig_mod.` wrapper, so checkpoints keep their keys
+    x = model.training_rows(x, generator)
     model.configure_training(cfg)
     ema = EMA(model, cfg.ema, cfg.ema_warmup) if cfg.ema > 0 else None
     sampler = EpochSampler(len(x), cfg.batch_size, generator, cfg.sampling == "replacement")  # the global batches, the same on every rank
@@ -190,6 +192,8 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
             own.set_state(parts["rank_rng"][distributed.rank()])
         sampler.load_state_dict(parts["sampler"])
         first = step_done + 1
+    if curve is not None:
+        curve.start(first - 1)
     stats: dict[str, float] = {}
     step = first - 1
     with tqdm(total=cfg.steps, initial=step, desc=f"train {model.name}", unit="step",
@@ -212,6 +216,8 @@ def fit(model, dataset: Dataset, cfg: TrainConfig, generator: torch.Generator, p
                 ema.update(model, step)
             bar.update(1)
             bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
+            if curve is not None:
+                curve.after(step, model, ema.shadow if ema is not None else None)
             if state_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 rank_rng = distributed.gather_states(own) if world > 1 else []
                 if writer:

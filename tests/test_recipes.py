@@ -57,7 +57,7 @@ def test_hash_tracks_numbers_not_seeds_or_description(tmp_path):
     (lambda t: t.replace("[model]", "[model"), "not valid TOML"),
     (lambda t: 'device = "tpu"\n' + t, "unknown device 'tpu'"),
     (lambda t: t + "\nfoo = 1\n", "unknown [score] key 'foo'"),
-    (lambda t: t + "\nsamples = 300\n", "unknown [score] key 'samples'; valid [score] keys: eval_batch_size, eval_every, eval_iters, "
+    (lambda t: t + "\nsamples = 300\n", "unknown [score] key 'samples'; valid [score] keys: curve_every, eval_batch_size, eval_every, eval_iters, "
                                          "extractor, metrics, n_samples (did you mean 'n_samples'?)"),
 ])
 def test_bad_recipes_are_refused_with_the_culprit_named(tmp_path, edit, needle):

@@ -1,6 +1,13 @@
 """Leaderboards: derived from the runs folder alone (run records and the plot artefacts beside
 them, genbench.artefacts), written atomically as Markdown + CSV + plots, and as a static site
-(genbench.leaderboard.site). The same rows (records.aggregate) feed every output."""
+(genbench.leaderboard.site). The same rows (records.aggregate) feed every output.
+
+A suite with `keep_records = true` (baselines/suites.toml) also keeps what it shows in the
+leaderboards folder, to be committed: each current run's record.json (with its learning curve) and
+the first seed's plot artefact, under <out>/<suite>/records/<recipe id>/seed<N>/, never a
+checkpoint. Building its leaderboard first copies the runs folder's current records there, then
+reads each run from the runs folder or, where it has none, from the kept copy: so the table grows
+as seeds finish, on any machine, and a fresh clone rebuilds it without the runs."""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import pandas as pd
 
 from genbench import artefacts
 from genbench.errors import GenbenchError
-from genbench.io import atomic_write_bytes, atomic_write_text
+from genbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from genbench.leaderboard.plots import plot_name
 from genbench.leaderboard.published import attach_published
 from genbench.leaderboard.records import aggregate
@@ -31,6 +38,7 @@ class Board:
     frame: pd.DataFrame  # one row per recipe, in the suite's order
     missing: list[str]  # recipes short of seeds, with the reasons of failed ones
     artefacts: dict[str, Path]  # recipe id -> its first seed's plot artefact
+    kept: Path | None = None  # where the suite keeps its records (keep_records), if it does
 
 
 def output_order(recipes) -> list[str]:
@@ -65,13 +73,36 @@ def run_artefact(runs: str | Path, recipe) -> Path | None:
                           artefacts.title(recipe.id, seed))
 
 
+def kept_folder(suite: str, info: dict, out: str | Path) -> Path | None:
+    """Where a suite with `keep_records` keeps its runs' records and artefacts."""
+    return Path(out) / suite / "records" if info.get("keep_records") else None
+
+
+def keep_records(recipes, runs: str | Path, kept: Path) -> int:
+    """Copy the current records (and first seeds' artefacts) of the runs folder into `kept`; how many."""
+    copied = 0
+    for recipe in recipes:
+        for seed in recipe.seeds:
+            record = current_record(runs, recipe, seed)
+            if record is None:
+                continue
+            atomic_write_json(run_dir(kept, recipe, seed) / "record.json", record)
+            copied += 1
+            if seed == recipe.seeds[0] and (found := artefacts.find(run_dir(runs, recipe, seed))) is not None:
+                atomic_write_bytes(run_dir(kept, recipe, seed) / found.name, found.read_bytes())
+    return copied
+
+
 def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None = None, plots: bool = True,
-            allow_empty: bool = False) -> Board:
-    """A suite's leaderboard from the records of its current recipes (and, with `plots`, their artefacts)."""
+            allow_empty: bool = False, out: str | Path = "leaderboards") -> Board:
+    """A suite's leaderboard from the records of its current recipes (and, with `plots`, their
+    artefacts); a suite that keeps its records reads there a run the runs folder lacks."""
     info, recipes = load_suite(suite, baselines)
+    kept = kept_folder(suite, info, out)
     records, missing = [], []
     for recipe in recipes:
-        found = [r for s in recipe.seeds if (r := current_record(runs, recipe, s)) is not None]
+        found = [r for s in recipe.seeds
+                 if (r := current_record(runs, recipe, s) or (kept and current_record(kept, recipe, s))) is not None]
         if len(found) < len(recipe.seeds):
             failed = {s: why for s in recipe.seeds if (why := failure(runs, recipe, s)) is not None}
             missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)" +
@@ -84,8 +115,21 @@ def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None 
     order = {r.id: i for i, r in enumerate(recipes)}  # the suite's order, so datasets come as listed
     frame = frame.sort_values("recipe", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     frame = attach_published(frame, recipes)
-    found = {r.id: a for r in recipes if plots and (a := run_artefact(runs, r)) is not None}
-    return Board(suite, info.get("description", ""), recipes, records, frame, missing, found)
+    found = {r.id: a for r in recipes if plots and (a := run_artefact(runs, r) or (
+        kept and current_record(kept, r, r.seeds[0]) and artefacts.find(run_dir(kept, r, r.seeds[0])))) is not None}
+    return Board(suite, info.get("description", ""), recipes, records, frame, missing, found, kept)
+
+
+def curve_images(board: Board) -> dict[str, bytes]:
+    """recipe id -> the PNG of its runs' learning curves, for recipes whose records hold one."""
+    from genbench.figures.curves import curve_figure
+
+    images = {}
+    for recipe in board.recipes:
+        png = curve_figure(f"{recipe.id}: learning curves", [r for r in board.records if r["recipe"] == recipe.id])
+        if png is not None:
+            images[recipe.id] = png
+    return images
 
 
 def plot_images(board: Board) -> dict[str, bytes]:
@@ -101,17 +145,23 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
                       html: bool = False) -> dict:
     """Rebuild <out>/<suite>.md and .csv (and plots under <out>/<suite>/) from the runs folder alone;
     with `html`, its page of the site under <out>/site/ too."""
-    board = collect(suite, runs, baselines, plots, allow_empty)
+    info, recipes = load_suite(suite, baselines)
+    if (kept := kept_folder(suite, info, out)) is not None:
+        keep_records(recipes, runs, kept)
+    board = collect(suite, runs, baselines, plots, allow_empty, out)
     out = Path(out)
     images = plot_images(board)
-    plot_links = {}
+    plot_links, curve_links = {}, {}
     for rid, png in images.items():
         plot_links[rid] = f"{suite}/{plot_name(rid)}"
         atomic_write_bytes(out / plot_links[rid], png)
+    for rid, png in (curve_images(board) if plots else {}).items():
+        curve_links[rid] = f"{suite}/{plot_name(rid).removesuffix('.png')}--curve.png"
+        atomic_write_bytes(out / curve_links[rid], png)
     csv_path, md_path = out / f"{suite}.csv", out / f"{suite}.md"
     atomic_write_text(csv_path, to_csv(board.frame))
     atomic_write_text(md_path, to_markdown(board.frame, suite, board.description, board.records, plot_links,
-                                           board.missing))
+                                           board.missing, curve_links))
     result = {"markdown": md_path, "csv": csv_path, "rows": len(board.frame), "records": len(board.records),
               "missing": board.missing}
     if html:
@@ -130,9 +180,10 @@ def build_site(runs: str | Path = "runs", out: str | Path = "leaderboards",
 
     site, pages = Path(out) / "site", []
     for suite in load_suites(baselines):
-        _, recipes = load_suite(suite, baselines)
-        if any(current_record(runs, r, s) is not None for r in recipes for s in r.seeds):
-            board = collect(suite, runs, baselines)
+        info, recipes = load_suite(suite, baselines)
+        folders = [runs] + [k for k in [kept_folder(suite, info, out)] if k is not None]
+        if any(current_record(f, r, s) is not None for f in folders for r in recipes for s in r.seeds):
+            board = collect(suite, runs, baselines, out=out)
             pages.append(write_page(board, plot_images(board), site))
     if not pages:
         raise GenbenchError(f"no run records for any suite under {runs}; run `genbench bench SUITE` first")

@@ -57,12 +57,15 @@ def published_lines(row: dict, metrics: list[str]) -> list[str]:
     return lines
 
 
-def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) -> list[str]:
+def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str],
+                curves: dict[str, str] | None = None) -> list[str]:
     header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "plot"]
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
     for row in frame.to_dict("records"):
         link = f"[plot]({plots[row['recipe']]})" if row["recipe"] in plots else "–"
+        if row["recipe"] in (curves or {}):
+            link += f" [curve]({curves[row['recipe']]})"
         cells = [code(row["recipe"]), text(row["model"]), text(row["n_seeds"])]
         cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
         cells += [f"{row['train_time_s']:.2f}", link]
@@ -72,7 +75,7 @@ def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str]) 
 
 
 def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list[dict],
-                plots: dict[str, str], missing: list[str]) -> str:
+                plots: dict[str, str], missing: list[str], curves: dict[str, str] | None = None) -> str:
     from genbench.leaderboard.modes import mode_report
 
     metrics = metric_columns(frame)
@@ -83,12 +86,12 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
               f"Regenerate with `genbench leaderboard {suite}`; never edit by hand.", ""]
     if not records:
         lines += ["**This suite has not been run yet**: no run record exists, so there are no numbers.", ""]
-        lines += table_lines(frame, metrics, plots)
+        lines += table_lines(frame, metrics, plots, curves)
     # One table per dataset, with the columns its recipes measured (numbers of different datasets
     # are never comparable, and a shared table would be mostly empty cells).
     for dataset, rows in frame.groupby("dataset", sort=False) if len(frame) else []:
         present = [m for m in metrics if rows[m].notna().any()]
-        lines += [f"## {text(dataset)}", ""] + table_lines(rows, present, plots) + [""]
+        lines += [f"## {text(dataset)}", ""] + table_lines(rows, present, plots, curves) + [""]
     if "published" in frame.columns and frame["published"].notna().any():
         lines += ["**↳ published**: the figure a paper reports for the same setting, ± its standard error (a "
                   "standard deviation over its trials divided by √trials), and z = (measured mean − published) / "

@@ -36,6 +36,11 @@ class GenerativeModel(nn.Module):
     def initialize(self, data: torch.Tensor, generator: torch.Generator) -> None:
         """Data-dependent set-up before the first step (e.g. k-means++ centres). Default: none."""
 
+    def training_rows(self, data: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The rows the trainer draws its batches from, after `initialize` (drawn only from `generator`,
+        so a resumed run rebuilds the same ones). Default: the training data itself."""
+        return data
+
     def configure_training(self, cfg) -> None:
         """Set up optimizers etc. from the recipe's [train] table (a TrainConfig). Default: none."""
 

@@ -19,6 +19,16 @@ packing are dropped. `update = "simultaneous"` instead takes both players' gradi
 weights on the same generated batch before either moves, as PacGAN's code does (ALI's
 `ali_algorithm`: one gradient-descent step on both losses). A GAN has no likelihood.
 
+PacGAN's own code (fjxmlzn/PacGAN, on Blocks) differs from the plain packing above in three ways a
+recipe can ask for: `fake_draws = "per_slot"` draws each pack slot's k fakes in its own G call, so
+batch norm's statistics are over k samples whatever the pack (its batch norm then is Blocks': it
+normalises by sqrt(biased variance + 1e-4) and tracks the population mean and that standard
+deviation as p <- (1 - bn_momentum) p + bn_momentum x the slots' mean statistic); `real_packs =
+"resampled"` packs the real data as its code does: one fixed pool of n rows, slot j of row i the
+point ids_j[i] of m independent draws with replacement of the n points, and a batch is rows of that
+pool (batch_size counts D inputs, not samples); `g_bias = false` drops G's hidden biases, which the
+batch norm after them cancels (left in, Adam moves them by rounding noise).
+
 Other players (DCGAN's convolutions, genbench.models.dcgan) come from a subclass: it calls
 `two_player` for the shared options and sets `G`, `D` and `d_input`; everything else here is shared.
 """
@@ -33,7 +43,7 @@ import torch.nn.functional as F
 from genbench.models import register_model
 from genbench.models.nets import mlp
 from genbench.models.neural import NeuralModel, lr_factor, param_groups
-from genbench.registry import Count, Fraction, Natural, NonNegative
+from genbench.registry import Count, Fraction, Natural, NonNegative, Proportion
 
 
 @register_model("gan")
@@ -47,27 +57,37 @@ class GAN(NeuralModel):
                  pack: Count = 1, g_activation: Literal["silu", "relu"] = "silu",
                  discriminator: Literal["mlp", "maxout"] = "mlp", d_hidden: Natural = 0, d_layers: Natural = 0,
                  maxout_pieces: Count = 5, init_std: NonNegative = 0.0,
-                 update: Literal["alternating", "simultaneous"] = "alternating"):
+                 update: Literal["alternating", "simultaneous"] = "alternating", g_bias: bool = True,
+                 bn_momentum: Proportion = 0.1, fake_draws: Literal["joint", "per_slot"] = "joint",
+                 real_packs: Literal["consecutive", "resampled"] = "consecutive"):
         super().__init__(data_shape, loss=loss, latent=latent, hidden=hidden, layers=layers, critic_steps=critic_steps,
                          gp_weight=gp_weight, label_smoothing=label_smoothing, images=images, dropout=dropout,
                          batch_norm=batch_norm, pack=pack, g_activation=g_activation, discriminator=discriminator,
                          d_hidden=d_hidden, d_layers=d_layers, maxout_pieces=maxout_pieces, init_std=init_std,
-                         update=update)
-        self.two_player(loss, latent, critic_steps, gp_weight, label_smoothing, images, pack, update)
+                         update=update, g_bias=g_bias, bn_momentum=bn_momentum, fake_draws=fake_draws,
+                         real_packs=real_packs)
+        self.two_player(loss, latent, critic_steps, gp_weight, label_smoothing, images, pack, update, fake_draws,
+                        real_packs)
         # Batch norm in the generator only, as DCGAN does; a WGAN-GP critic must not have it (the
         # penalty is per example).
-        self.G = mlp(latent, hidden, self.dim, layers, act=torch.nn.ReLU if g_activation == "relu" else torch.nn.SiLU,
-                     batch_norm=batch_norm)
+        norm = None
+        if batch_norm:
+            norm = (lambda n: SlotBatchNorm(n, bn_momentum)) if fake_draws == "per_slot" else \
+                (lambda n: torch.nn.BatchNorm1d(n, momentum=bn_momentum))
+        self.G = generator_mlp(latent, hidden, self.dim, layers, torch.nn.ReLU if g_activation == "relu" else torch.nn.SiLU,
+                               norm, g_bias)
         self.D = mlp(self.dim * pack, d_hidden or hidden, 1, d_layers or layers, act=lambda: torch.nn.LeakyReLU(0.2),
                      dropout=dropout, maxout_pieces=maxout_pieces if discriminator == "maxout" else 0)
         if init_std:  # DCGAN's and PacGAN's N(0, std) weights and zero biases, instead of PyTorch's default
             for layer in self.modules():
                 if isinstance(layer, torch.nn.Linear):
                     torch.nn.init.normal_(layer.weight, 0.0, init_std)
-                    torch.nn.init.zeros_(layer.bias)
+                    if layer.bias is not None:
+                        torch.nn.init.zeros_(layer.bias)
 
     def two_player(self, loss: str, latent: int, critic_steps: int, gp_weight: float, label_smoothing: float,
-                   images: bool, pack: int, update: str) -> None:
+                   images: bool, pack: int, update: str, fake_draws: str = "joint",
+                   real_packs: str = "consecutive") -> None:
         """The options every GAN shares, whatever its players; a subclass builds its own G and D after this.
         G maps (n, latent) to (n, *self.d_input), D maps (k, pack x d_input[0], ...) to k logits."""
         if pack < 1 or critic_steps < 1:
@@ -78,12 +98,38 @@ class GAN(NeuralModel):
         self.gan_loss, self.latent, self.critic_steps, self.pack = loss, latent, critic_steps, pack
         self.gp_weight, self.label_smoothing, self.images = gp_weight, label_smoothing, images
         self.simultaneous = update == "simultaneous"
+        self.per_slot, self.resampled = fake_draws == "per_slot", real_packs == "resampled"
         self.d_input: tuple[int, ...] = (self.dim,)  # MLP players see flat vectors
 
     def generate(self, n: int, generator: torch.Generator) -> torch.Tensor:
         z = torch.randn(n, self.latent, generator=generator, device=next(self.G.parameters()).device)
         x = self.G(z)
         return torch.sigmoid(x) if self.images else x  # images live in [0,1]
+
+    def training_rows(self, data: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """With `real_packs = "resampled"`, the fixed pool of n real packs PacGAN's code trains on (its
+        GaussianPackingMixture): slot j of pack i is point ids_j[i], ids_j drawn with replacement."""
+        if not self.resampled:
+            return data
+        ids = torch.randint(len(data), (self.pack, len(data)), generator=generator, device=generator.device)
+        return self.packed(data[ids.T.reshape(-1)])
+
+    def _real(self, rows: torch.Tensor) -> torch.Tensor:
+        """A batch slice's real D inputs: already packs when resampled, else `pack` consecutive rows each."""
+        return rows if self.resampled else self.packed(rows)
+
+    def _n_fake(self, rows: int) -> int:
+        """How many fakes a slice of `rows` batch rows is scored against (as many samples as it holds)."""
+        return rows * self.pack if self.resampled else rows
+
+    def _g_train(self, z: torch.Tensor) -> torch.Tensor:
+        """G on a step's latents, its rows in packing order. Per slot: slot j of every pack comes from
+        the j-th of `pack` separate G calls, so G's batch statistics are over one slot's draws."""
+        if not self.per_slot or self.pack == 1:
+            return self.G(z)
+        k = len(z) // self.pack
+        x = self.G(z[:k * self.pack].reshape(self.pack, k, *z.shape[1:]))  # (pack, k, ...) one call per slot
+        return x.transpose(0, 1).reshape(k * self.pack, *x.shape[2:])
 
     def packed(self, x: torch.Tensor) -> torch.Tensor:
         """(k*pack, C, ...) -> (k, pack*C, ...): `pack` consecutive rows, all from one source, form one D
@@ -131,23 +177,33 @@ class GAN(NeuralModel):
             opt.step()
 
     def _fake(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return self.generate(n, generator).reshape(n, *self.d_input)
+        """n fakes for training, as D sees them before packing."""
+        z = torch.randn(n, self.latent, generator=generator, device=next(self.G.parameters()).device)
+        return self._from_latents(z)
+
+    def _from_latents(self, z: torch.Tensor) -> torch.Tensor:
+        x = self._g_train(z)
+        return (torch.sigmoid(x) if self.images else x).reshape(len(x), *self.d_input)
+
+    def _slices(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        shape = (self.pack * self.d_input[0], *self.d_input[1:]) if self.resampled else self.d_input
+        return batch.reshape(len(batch), *shape).chunk(self.critic_steps)
 
     def train_step(self, batch, generator):
         self.train()
         d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
-        slices = batch.reshape(len(batch), *self.d_input).chunk(self.critic_steps)
+        slices = self._slices(batch)
         if self.simultaneous:
-            fake = self._fake(len(slices[0]), generator)
-            loss_d = self.d_loss(self.packed(slices[0]), self.packed(fake.detach()), generator)
+            fake = self._fake(self._n_fake(len(slices[0])), generator)
+            loss_d = self.d_loss(self._real(slices[0]), self.packed(fake.detach()), generator)
             loss_g = self.g_loss(self.packed(fake))
             self._update((self.opt_d, loss_d, d_params), (self.opt_g, loss_g, g_params))
         else:
             for real in slices:
-                fake = self._fake(len(real), generator).detach()
-                loss_d = self.d_loss(self.packed(real), self.packed(fake), generator)
+                fake = self._fake(self._n_fake(len(real)), generator).detach()
+                loss_d = self.d_loss(self._real(real), self.packed(fake), generator)
                 self._update((self.opt_d, loss_d, d_params))
-            loss_g = self.g_loss(self.packed(self._fake(len(slices[0]), generator)))
+            loss_g = self.g_loss(self.packed(self._fake(self._n_fake(len(slices[0])), generator)))
             self._update((self.opt_g, loss_g, g_params))
         for s in self.sched:
             s.step()
@@ -165,16 +221,15 @@ class GAN(NeuralModel):
 
     def step_noise(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """What `train_step` draws from the generator, in its order: the latents of the simultaneous step."""
-        n = len(batch.reshape(len(batch), *self.d_input).chunk(self.critic_steps)[0])
+        n = self._n_fake(len(self._slices(batch)[0]))
         return {"z": torch.randn(n, self.latent, generator=generator, device=batch.device)}
 
     def step_objective(self, batch: torch.Tensor, noise: dict[str, torch.Tensor]):
         """L_D with G's samples held fixed plus L_G with D's weights held fixed: the gradient of the sum
         is both players' gradients at the current weights, the simultaneous update of `train_step`."""
-        real = batch.reshape(len(batch), *self.d_input).chunk(self.critic_steps)[0]
-        x = self.G(noise["z"])
-        fake = (torch.sigmoid(x) if self.images else x).reshape(len(x), *self.d_input)
-        loss_d = self.d_loss(self.packed(real), self.packed(fake.detach()), None)
+        real = self._slices(batch)[0]
+        fake = self._from_latents(noise["z"])
+        loss_d = self.d_loss(self._real(real), self.packed(fake.detach()), None)
         held = {n: t.detach() for n, t in list(self.D.named_parameters()) + list(self.D.named_buffers())}
         d_fake = torch.func.functional_call(self.D, held, (self.packed(fake),))
         loss_g = F.softplus(-d_fake).mean()
@@ -184,3 +239,40 @@ class GAN(NeuralModel):
     def sample(self, n, generator):
         self.eval()
         return self.generate(n, generator).reshape(n, *self.data_shape)
+
+
+def generator_mlp(latent: int, hidden: int, d_out: int, layers: int, act, norm, bias: bool) -> torch.nn.Sequential:
+    """G: latent -> hidden (x layers) -> d_out, each hidden layer Linear (with or without its bias),
+    then `norm(hidden)` where given, then the activation; the output layer keeps its bias."""
+    mods: list[torch.nn.Module] = []
+    d = latent
+    for _ in range(layers):
+        mods += [torch.nn.Linear(d, hidden, bias=bias)] + ([norm(hidden)] if norm is not None else []) + [act()]
+        d = hidden
+    return torch.nn.Sequential(*mods, torch.nn.Linear(d, d_out))
+
+
+class SlotBatchNorm(torch.nn.Module):
+    """Batch norm as Blocks' BatchNormalization, which PacGAN's code uses, over (..., k, features)
+    inputs: each leading index (a pack slot's G call) is normalised over its own k rows,
+    y = (x - mean) / sqrt(biased var + eps) * weight + bias. Training updates the population mean
+    and standard deviation once per forward as p <- (1 - momentum) p + momentum x the calls' mean
+    statistic (PacGAN's code averages its m calls' updates); evaluation normalises by them."""
+
+    def __init__(self, features: int, momentum: float = 0.05, eps: float = 1e-4):
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight = torch.nn.Parameter(torch.ones(features))
+        self.bias = torch.nn.Parameter(torch.zeros(features))
+        self.register_buffer("running_mean", torch.zeros(features))
+        self.register_buffer("running_std", torch.ones(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return (x - self.running_mean) / self.running_std * self.weight + self.bias
+        mean = x.mean(-2, keepdim=True)
+        std = ((x - mean).pow(2).mean(-2, keepdim=True) + self.eps).sqrt()
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean.detach().reshape(-1, mean.shape[-1]).mean(0))
+            self.running_std.mul_(1 - self.momentum).add_(self.momentum * std.detach().reshape(-1, std.shape[-1]).mean(0))
+        return (x - mean) / std * self.weight + self.bias

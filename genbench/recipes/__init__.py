@@ -32,7 +32,7 @@ from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "seeds_batched", "model", "train", "score",
             "published"}
-SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size", "eval_every"}
+SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size", "eval_every", "curve_every"}
 EVAL_KEYS = ("eval_iters", "eval_batch_size", "eval_every")  # metrics' sampling-protocol sizes (genbench.metrics.val_loss)
 
 
@@ -55,6 +55,7 @@ class Recipe:
     seeds_batched: bool = False  # how the seeds train, like the device (not hashed): genbench.seed_batch
     extractor: str | None = None  # feature extractor for image metrics (default: the dataset's)
     eval_options: dict = field(default_factory=dict)  # [score] eval_iters / eval_batch_size, where given
+    curve_every: int = 0  # [score] curve_every: score every N training steps into a curve (genbench.curve); 0 = off
     published: Published | None = None  # the published figures this recipe reproduces (not hashed)
     published_also: tuple[Published, ...] = ()  # further references for the same row, each its own line
     baselines: Path | None = None  # the baselines folder it was loaded from: domain extractors' weights
@@ -69,7 +70,8 @@ class Recipe:
                 "model": self.model, "model_params": self.model_params, "train": self.train_params,
                 # Hashed under its old key, "samples", so that renaming the key changed no recipe's hash.
                 "metrics": self.metrics, "samples": self.n_samples,
-                **({"extractor": self.extractor} if self.extractor else {}), **self.eval_options}
+                **({"extractor": self.extractor} if self.extractor else {}), **self.eval_options,
+                **({"curve_every": self.curve_every} if self.curve_every else {})}
 
     def references(self) -> tuple[Published, ...]:
         """Every published figure the row is read against, first the [published] table's."""
@@ -147,6 +149,12 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             _fail(where, f"[score] {key} must be a positive integer, got {value!r}")
 
+    curve_every = score.get("curve_every", 0)
+    steps = train.get("steps", TrainConfig.steps)
+    if "curve_every" in score and (not isinstance(curve_every, int) or isinstance(curve_every, bool)
+                                   or not 1 <= curve_every <= steps):
+        _fail(where, f"[score] curve_every must be a number of steps from 1 to [train] steps ({steps}), "
+                     f"got {curve_every!r}")
     extractor = score.get("extractor")
     if extractor is not None:
         if not isinstance(extractor, str) or extractor not in EXTRACTORS:
@@ -175,7 +183,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
                     dataset_params=ds_params, model=model["name"], model_params=model_params,
                     train=TrainConfig(**train), train_params=dict(train), metrics=metrics, n_samples=n_samples, seeds=seeds, device=device,
                     seeds_batched=seeds_batched,
-                    extractor=extractor, eval_options=eval_options, published=published,
+                    extractor=extractor, eval_options=eval_options, curve_every=curve_every, published=published,
                     published_also=tuple(published_also),
                     baselines=baselines, external=external)
     digest = hashlib.sha256(json.dumps(recipe.identity(), sort_keys=True).encode()).hexdigest()[:12]
@@ -255,6 +263,9 @@ def load_suites(baselines: str | os.PathLike | None = None) -> dict[str, dict]:
     for name, suite in suites.items():
         if not isinstance(suite, dict) or not isinstance(suite.get("recipes"), list):
             raise GenbenchError(f"{path}: suite {name!r} needs a 'recipes' list")
+        if not isinstance(suite.get("keep_records", False), bool):
+            raise GenbenchError(f"{path}: suite {name!r}: keep_records must be true or false "
+                                f"(keep its runs' records under the leaderboards folder), got {suite['keep_records']!r}")
     return suites
 
 

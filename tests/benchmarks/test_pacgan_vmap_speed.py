@@ -83,7 +83,7 @@ def run_genbench(ms, real, z):
     for r, zz in zip(real, z, strict=True):
         losses = []
         for s, m in enumerate(ms):
-            m.generate = lambda n, g, m=m, zs=zz[s]: m.G(zs)  # the pre-drawn latents, as the stacked arm uses
+            m._fake = lambda n, g, m=m, zs=zz[s]: m._from_latents(zs)  # the pre-drawn latents, as the stacked arm uses
             losses.append(tuple(m.train_step(r[s], None).values()))
         out.append(losses)
     return out
