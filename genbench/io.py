@@ -13,8 +13,8 @@ import os
 import stat
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from genbench.errors import GenbenchError

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import time
 from pathlib import Path
 
@@ -75,11 +74,13 @@ def check_replaceable(runs: str | Path, recipe: Recipe, seed: int) -> None:
     """Refuse a run that would replace a record of another recipe hash where either recipe is a file
     from outside the baselines folder (see the module's docstring)."""
     folder = run_dir(runs, recipe, seed)
+    if not (folder / "record.json").exists():
+        return
     try:
-        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return  # nothing readable to keep: a damaged record is redone
-    if not isinstance(record, dict) or record.get("recipe_hash") in (None, recipe.hash):
+        record = read_record(folder / "record.json")
+    except GenbenchError:
+        return  # nothing sound to keep: a damaged record is redone
+    if record["recipe_hash"] == recipe.hash:
         return
     theirs = record.get("recipe_file")
     if theirs == (str(recipe.path.resolve()) if recipe.external else None):
@@ -189,12 +190,15 @@ def learning_curve(recipe: Recipe, dataset, seed: int, dev, out: Path | None) ->
     if not recipe.curve_every:
         return None
 
-    def score(model) -> dict[str, float]:
-        generator = torch.Generator(device=dev).manual_seed(seed_streams.scoring(seed))
-        return evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=generator,
-                        progress=False, options=recipe.score_options())["metrics"]
+    return Curve(recipe.curve_every, lambda model: score_run(recipe, dataset, model, seed, dev, False)["metrics"], out)
 
-    return Curve(recipe.curve_every, score, out)
+
+def score_run(recipe: Recipe, dataset, model, seed: int, dev, progress: bool) -> dict:
+    """The recipe's metrics on `model`, drawn from the seed's own scoring stream, so a metric's samples
+    depend neither on training length nor on when in training it is scored."""
+    generator = torch.Generator(device=dev).manual_seed(seed_streams.scoring(seed))
+    return evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=generator,
+                    progress=progress, options=recipe.score_options())
 
 
 def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, started: float, progress: bool,
@@ -205,10 +209,7 @@ def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, st
         "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
         "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed, "scoring_seed": seed_streams.scoring(seed),
     })
-    # Scoring draws from its own stream, so a metric's samples do not depend on training length.
-    score_gen = torch.Generator(device=dev).manual_seed(seed_streams.scoring(seed))
-    scores = evaluate(dataset, recipe.metrics, model=model, n_samples=recipe.n_samples, generator=score_gen,
-                      progress=progress, options=recipe.score_options())
+    scores = score_run(recipe, dataset, model, seed, dev, progress)
     if plots and seed == recipe.seeds[0]:  # the seed the plots show
         artefacts.draw(out, model, dataset, artefacts.title(recipe.id, seed), dev)
     record = {

@@ -74,8 +74,8 @@ class GAN(NeuralModel):
         if batch_norm:
             norm = (lambda n: SlotBatchNorm(n, bn_momentum)) if fake_draws == "per_slot" else \
                 (lambda n: torch.nn.BatchNorm1d(n, momentum=bn_momentum))
-        self.G = generator_mlp(latent, hidden, self.dim, layers, torch.nn.ReLU if g_activation == "relu" else torch.nn.SiLU,
-                               norm, g_bias)
+        self.G = mlp(latent, hidden, self.dim, layers, act=torch.nn.ReLU if g_activation == "relu" else torch.nn.SiLU,
+                     norm=norm, bias=g_bias)
         self.D = mlp(self.dim * pack, d_hidden or hidden, 1, d_layers or layers, act=lambda: torch.nn.LeakyReLU(0.2),
                      dropout=dropout, maxout_pieces=maxout_pieces if discriminator == "maxout" else 0)
         if init_std:  # DCGAN's and PacGAN's N(0, std) weights and zero biases, instead of PyTorch's default
@@ -239,17 +239,6 @@ class GAN(NeuralModel):
     def sample(self, n, generator):
         self.eval()
         return self.generate(n, generator).reshape(n, *self.data_shape)
-
-
-def generator_mlp(latent: int, hidden: int, d_out: int, layers: int, act, norm, bias: bool) -> torch.nn.Sequential:
-    """G: latent -> hidden (x layers) -> d_out, each hidden layer Linear (with or without its bias),
-    then `norm(hidden)` where given, then the activation; the output layer keeps its bias."""
-    mods: list[torch.nn.Module] = []
-    d = latent
-    for _ in range(layers):
-        mods += [torch.nn.Linear(d, hidden, bias=bias)] + ([norm(hidden)] if norm is not None else []) + [act()]
-        d = hidden
-    return torch.nn.Sequential(*mods, torch.nn.Linear(d, d_out))
 
 
 class SlotBatchNorm(torch.nn.Module):

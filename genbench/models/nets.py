@@ -22,16 +22,18 @@ class LinearMaxout(nn.Module):
 
 
 def mlp(d_in: int, hidden: int, d_out: int, layers: int = 2, act=nn.SiLU, dropout: float = 0.0,
-        batch_norm: bool = False, maxout_pieces: int = 0) -> nn.Sequential:
-    """d_in -> hidden (x layers) -> d_out; batch norm (Ioffe & Szegedy 2015) before each activation;
-    with `maxout_pieces`, each hidden layer is a LinearMaxout (its own non-linearity) instead."""
+        norm=None, maxout_pieces: int = 0, bias: bool = True) -> nn.Sequential:
+    """d_in -> hidden (x layers) -> d_out; `norm(hidden)` (e.g. batch norm, Ioffe & Szegedy 2015) before
+    each activation, and with `bias = False` hidden layers without a bias (a norm after them cancels it);
+    with `maxout_pieces`, each hidden layer is a LinearMaxout (its own non-linearity) instead. The
+    output layer keeps its bias."""
     mods: list[nn.Module] = []
     d = d_in
     for _ in range(layers):
         if maxout_pieces:
             mods.append(LinearMaxout(d, hidden, maxout_pieces))
         else:
-            mods += [nn.Linear(d, hidden)] + ([nn.BatchNorm1d(hidden)] if batch_norm else []) + [act()]
+            mods += [nn.Linear(d, hidden, bias=bias)] + ([norm(hidden)] if norm is not None else []) + [act()]
         if dropout > 0:
             mods.append(nn.Dropout(dropout))
         d = hidden
