@@ -325,11 +325,18 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     from genbench import env
     from genbench.checkpoint import load_checkpoint
     from genbench.data import load_dataset
+    from genbench.score_config import ScoreConfig
     from genbench.scoring import check_sample_memory
 
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    metric_options(extractor, inception_weights, kid_subset_size, baselines)  # checked before the model loads
     dev = env.resolve_device(device)
     model, config = load_checkpoint(checkpoint, device=str(dev))
+    # As its run was scored, where the flags do not say otherwise: re-scoring a run's checkpoint gives its record.
+    protocol = ScoreConfig.of_checkpoint(config, str(Path(checkpoint).with_suffix(".json")))
+    metrics = protocol.metrics if metrics is None else metrics
+    n_samples = protocol.n_samples if n_samples is None else n_samples
+    options = {**protocol.eval_options,
+               **metric_options(extractor or protocol.extractor, inception_weights, kid_subset_size, baselines)}
     ds_name = config.get("dataset")
     if dataset is not None and dataset != ds_name:
         raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
@@ -346,7 +353,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     if data.vocab is not None and model.hparams.get("vocab") != data.vocab:
         raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
                             f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
-    check_inception_weights(inception_weights, extractor or data.extractor)
+    check_inception_weights(inception_weights, options["extractor"] or data.extractor)
     return score_drawn(data, {"checkpoint": str(checkpoint)}, metrics, options, json, n_samples, scoring_seed, dev, quiet,
                        model=model)
 

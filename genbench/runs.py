@@ -208,6 +208,7 @@ def _finish(recipe: Recipe, seed: int, model, dataset, dev, train_info: dict, st
     save_checkpoint(model, out / "model.safetensors", {
         "dataset": recipe.dataset, "dataset_params": recipe.dataset_params,
         "recipe": recipe.id, "recipe_hash": recipe.hash, "seed": seed, "scoring_seed": seed_streams.scoring(seed),
+        "score": recipe.score_config().to_json(),  # so that re-scoring the checkpoint scores it as its record
     })
     scores = score_run(recipe, dataset, model, seed, dev, progress)
     if plots and seed == recipe.seeds[0]:  # the seed the plots show

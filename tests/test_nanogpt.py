@@ -264,3 +264,9 @@ def test_nanogpt_recipes_load_and_train_two_steps(tmp_path, recipe_id):
     record = run_recipe(short, 0, runs=tmp_path, device="cpu", progress=False)
     assert record["train"]["steps"] == 2 and set(record["metrics"]) >= {"val_loss", "perplexity"}
     assert all(math.isfinite(v) for v in record["metrics"].values())
+    # The checkpoint carries the windows it was scored on (20x12 in the recipe, 2x4 here, not the
+    # metric's 200x64 defaults): scored again with no flags, it gives its record.
+    from genbench.api import score
+
+    again = score(checkpoint=tmp_path / recipe_id / "seed0/model.safetensors", device="cpu", quiet=True)
+    assert again["metrics"] == record["metrics"]

@@ -127,3 +127,39 @@ def test_rescoring_a_checkpoint_reproduces_its_record(tmp_path):
                  quiet=True)["metrics"] == record["metrics"]
     other = score(checkpoint=ckpt, metrics=recipe.metrics, n_samples=recipe.n_samples, device="cpu", quiet=True, scoring_seed=0)
     assert other["scoring_seed"] == 0 and other["metrics"] != record["metrics"]
+
+
+def test_a_checkpoint_carries_how_its_run_was_scored(tmp_path):
+    """The recipe's metrics and sample count travel in the checkpoint's JSON, so `score --checkpoint`
+    with no flags scores the run as its record; a flag still overrides them."""
+    from genbench.api import score
+
+    recipe = load_recipe("ring8/gmm")
+    record = run_recipe(recipe, 0, runs=tmp_path, device="cpu", progress=False, plots=False)
+    ckpt = tmp_path / "ring8/gmm/seed0/model.safetensors"
+    assert json.loads(ckpt.with_suffix(".json").read_text())["score"] == {"metrics": ["nll", "coverage"],
+                                                                          "n_samples": 2500}
+    again = score(checkpoint=ckpt, device="cpu", quiet=True)
+    assert again["metrics"] == record["metrics"] and again["n_samples"] == 2500
+    fewer = score(checkpoint=ckpt, device="cpu", quiet=True, metrics="coverage", n_samples=500)
+    assert set(fewer["metrics"]) == {"modes", "hq_fraction", "reverse_kl"} and fewer["n_samples"] == 500
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("oops", "'score' is 'oops', not a table"),
+    ({"metrics": ["fidd"]}, "unknown metric 'fidd'"),
+    ({"n_samples": -3}, "n_samples must be a positive integer, got -3"),
+    ({"eval_iters": "ten"}, "eval_iters must be a positive integer, got 'ten'"),
+    ({"extractor": "nope"}, "unknown feature extractor 'nope'"),
+    ({"samples": 10}, "unknown 'score' key 'samples'"),
+])
+def test_a_checkpoints_score_table_is_checked(tmp_path, bad, message):
+    from genbench.api import score
+
+    run_recipe(load_recipe("ring8/gmm"), 0, runs=tmp_path, device="cpu", progress=False, plots=False)
+    ckpt = tmp_path / "ring8/gmm/seed0/model.safetensors"
+    config = json.loads(ckpt.with_suffix(".json").read_text())
+    ckpt.with_suffix(".json").write_text(json.dumps({**config, "score": bad}))
+    with pytest.raises(GenbenchError, match=message.replace("(", r"\(")) as e:
+        score(checkpoint=ckpt, device="cpu", quiet=True)
+    assert "\n" not in str(e.value)

@@ -21,19 +21,19 @@ from genbench.data import DATASETS, load_dataset
 from genbench.env import DEVICES
 from genbench import seeds as seed_streams
 from genbench.errors import GenbenchError
-from genbench.features import EXTRACTORS
 from genbench.metrics import METRICS
 from genbench.models import FROM_DATASET, MODELS, takes_from_dataset
 from genbench.paths import baselines_dir, not_a_file
 from genbench.recipes.published import Published, parse_references
 from genbench.registry import check_params, unknown_name_message
+from genbench import score_config
+from genbench.score_config import ScoreConfig
 from genbench.scoring import check_sample_memory, select_metrics
 from genbench.training import TrainConfig
 
 TOP_KEYS = {"version", "description", "dataset", "seeds", "device", "seeds_batched", "model", "train", "score",
             "published"}
-SCORE_KEYS = {"metrics", "n_samples", "extractor", "eval_iters", "eval_batch_size", "eval_every", "curve_every"}
-EVAL_KEYS = ("eval_iters", "eval_batch_size", "eval_every")  # metrics' sampling-protocol sizes (genbench.metrics.val_loss)
+SCORE_KEYS = {*score_config.KEYS, "curve_every"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,10 @@ class Recipe:
     def references(self) -> tuple[Published, ...]:
         """Every published figure the row is read against, first the [published] table's."""
         return () if self.published is None else (self.published, *self.published_also)
+
+    def score_config(self) -> ScoreConfig:
+        """How its runs are scored, as their checkpoints carry it (genbench.score_config)."""
+        return ScoreConfig(self.metrics, self.n_samples, self.extractor, self.eval_options)
 
     def score_options(self) -> dict:
         """What the metrics are built with (genbench.scoring's `options`)."""
@@ -133,21 +137,8 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
     for key in score:
         if key not in SCORE_KEYS:
             _fail(where, unknown_name_message("[score] key", key, sorted(SCORE_KEYS)))
-    metrics = score.get("metrics")
-    if metrics is not None:
-        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics) or not metrics:
-            _fail(where, "[score] metrics must be a non-empty list of metric names")
-        for m in metrics:
-            if m not in METRICS:
-                _fail(where, unknown_name_message("metric", m, METRICS.names()))
-    n_samples = score.get("n_samples")
-    if n_samples is not None and (not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1):
-        _fail(where, f"[score] n_samples must be a positive integer, got {n_samples!r}")
-
-    eval_options = {k: score[k] for k in EVAL_KEYS if k in score}
-    for key, value in eval_options.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            _fail(where, f"[score] {key} must be a positive integer, got {value!r}")
+    declared = ScoreConfig.parse(score, f"{where}: [score]")
+    metrics, n_samples, eval_options = declared.metrics, declared.n_samples, declared.eval_options
 
     curve_every = score.get("curve_every", 0)
     steps = train.get("steps", TrainConfig.steps)
@@ -155,10 +146,7 @@ def parse_recipe(text: str, recipe_id: str, path: Path, baselines: Path | None =
                                    or not 1 <= curve_every <= steps):
         _fail(where, f"[score] curve_every must be a number of steps from 1 to [train] steps ({steps}), "
                      f"got {curve_every!r}")
-    extractor = score.get("extractor")
-    if extractor is not None:
-        if not isinstance(extractor, str) or extractor not in EXTRACTORS:
-            _fail(where, unknown_name_message("feature extractor", str(extractor), EXTRACTORS.names()))
+    extractor = declared.extractor
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds:
         _fail(where, f"'seeds' must be a non-empty list of non-negative integers, got {seeds!r}")
