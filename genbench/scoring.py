@@ -95,16 +95,18 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
              progress: bool = True, options: dict | None = None) -> dict:
     """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "n_samples": n, ...}.
 
-    `n_samples` is how many samples are scored: drawn from `model`, or the first of `samples`.
+    `n_samples` is how many samples are scored: drawn from `model` with `generator` (the run's or the
+    user's scoring stream: genbench.seeds), or the first of `samples`.
     `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size, baselines).
     """
     start = time.perf_counter()
     chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob, options)
-    wanted = max([m.samples_needed(dataset) for m in chosen], default=0)
+    wanted = protocol_count(dataset, chosen)
     if samples is not None:
         samples = enough_samples(samples, dataset, chosen, n_samples)
+    if model is not None and generator is None:  # no default seed here: the caller's scoring stream decides
+        raise TypeError("evaluate() scores a model on a scoring stream: pass its generator")
     broken = ""
-    generator = generator or torch.Generator().manual_seed(0)
     if samples is None and model is not None and wanted > 0:
         samples = draw_samples(model, n_samples or wanted, generator, progress)
         if bad := int((~torch.isfinite(samples.flatten(1))).any(1).sum()):
@@ -139,4 +141,10 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
 def samples_wanted(dataset: Dataset, metrics: list[str] | None, options: dict | None = None) -> int:
     """How many samples the metrics asked for (default: all that score samples) draw by their protocols,
     for a sampler that is not a genbench model (it has no log_prob)."""
-    return max((m.samples_needed(dataset) for m in select_metrics(dataset, metrics, False, False, options)), default=0)
+    return protocol_count(dataset, select_metrics(dataset, metrics, False, False, options))
+
+
+def protocol_count(dataset: Dataset, chosen: list[Metric]) -> int:
+    """How many samples to draw when no count is given, for every source: as many as the chosen metrics'
+    protocols score (the largest), 0 when none scores samples."""
+    return max((m.samples_needed(dataset) for m in chosen), default=0)

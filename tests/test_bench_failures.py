@@ -95,4 +95,4 @@ def test_nan_samples_are_refused_before_any_metric(tmp_path):
             return torch.full((n, 2), float("inf"))
 
     with pytest.raises(GenbenchError, match="returned 300 of 300 samples with NaN or infinite.*none of the metrics"):
-        evaluate(load_dataset("ring8"), ["coverage"], model=Broken(), n_samples=300)
+        evaluate(load_dataset("ring8"), ["coverage"], model=Broken(), n_samples=300, generator=torch.Generator())
