@@ -197,3 +197,23 @@ def test_every_flag_the_docs_give_a_command_is_a_flag_of_it():
                 checked += 1
                 assert named in flags[command], f"{path.name}: genbench {command} has no {named}"
     assert checked > 20
+
+
+def test_every_command_is_an_api_function_with_the_same_options():
+    """CLI flags and API keywords mirror each other one to one: `genbench X --a-b` is
+    `genbench.X(a_b=...)` (`--quiet` aside where the function prints nothing to quiet)."""
+    import argparse
+    import inspect
+
+    import genbench
+    from genbench.cli.main import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) - {"list"} == {n.replace("_", "-") for n in genbench.__all__ if n != "__version__"}
+    for name, parser in commands.items():
+        if name == "list":
+            continue
+        keywords = set(inspect.signature(getattr(genbench, name.replace("-", "_"))).parameters)
+        flags = {a.dest for a in parser._actions if a.dest != "help"}
+        assert keywords - flags == set(), name
+        assert flags - keywords <= {"quiet"}, name

@@ -42,3 +42,16 @@ def test_markdown_has_one_table_per_dataset_with_its_own_columns():
     assert "modes ↑" in grid and "fid@digits-cnn" not in grid
     assert "fid@digits-cnn ↓" in digits and "modes" not in digits
     assert "20.0000" not in md and "11.0000 ± 1.0000" in digits  # mean ± std of 10, 11, 12
+
+
+def test_a_seed_without_a_value_leaves_the_rows_value_missing():
+    """One seed's FID unscored (its samples overflowed) or NaN: the row shows no mean, rather than the
+    other seeds' mean standing for all three."""
+    for hole in ({"nll": 121.0}, {"nll": 121.0, "fid@digits-cnn": None}):
+        records = [record("digits/vae", s, {"nll": 120.0 + s, "fid@digits-cnn": 10.0 + s}) for s in (0, 2)]
+        records.insert(1, record("digits/vae", 1, hole))
+        row = aggregate(records).iloc[0]
+        assert row["nll"] == 121.0 and row["nll_std"] == 1.0
+        assert row.isna()["fid@digits-cnn"] and row.isna()["fid@digits-cnn_std"]
+        digits = to_markdown(aggregate(records), "t", "", records, {}, []).split("## digits")[1]
+        assert "11.0000" not in digits and "| 121.0000 ± 1.0000 | – |" in digits

@@ -67,17 +67,18 @@ def aggregate(records: list[dict], metric_order: list[str] | None = None) -> pd.
                "recipe_hash": digest, "n_seeds": len(rs), "seeds": " ".join(map(str, seeds)),
                "n_samples": scored_count(rs[0])}
         for k in keys:
-            values = [float(r["metrics"][k]) if r["metrics"].get(k) is not None else math.nan
-                      for r in rs if k in r["metrics"]]
-            if values:
-                s = pd.Series(values)
-                row[k] = s.mean()
-                row[f"{k}_std"] = s.std(ddof=1) if len(values) > 1 else math.nan
+            if not any(k in r["metrics"] for r in rs):
+                continue
+            # A seed without the value (unscored, or NaN) leaves the row's value missing: a mean over
+            # the other seeds would stand for all of them and hide the failure.
+            s = pd.Series([math.nan if r["metrics"].get(k) is None else float(r["metrics"][k]) for r in rs])
+            row[k] = s.mean(skipna=False)
+            row[f"{k}_std"] = s.std(ddof=1, skipna=False) if len(rs) > 1 else math.nan
         row["train_time_s"] = sum(r.get("train", {}).get("wall_time_s", math.nan) for r in rs) / len(rs)
         row["device"] = rs[0].get("device", "")
         rows.append(row)
     columns = ID_COLUMNS + [c for k in keys for c in (k, f"{k}_std")] + ["train_time_s", "device"]
-    frame = pd.DataFrame(rows, columns=columns).dropna(axis=1, how="all")
+    frame = pd.DataFrame(rows, columns=columns)  # a metric with no value anywhere still shows, as –
     return frame.sort_values("recipe", kind="stable").reset_index(drop=True)
 
 

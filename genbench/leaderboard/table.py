@@ -90,7 +90,9 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
     # One table per dataset, with the columns its recipes measured (numbers of different datasets
     # are never comparable, and a shared table would be mostly empty cells).
     for dataset, rows in frame.groupby("dataset", sort=False) if len(frame) else []:
-        present = [m for m in metrics if rows[m].notna().any()]
+        # A column its records measured, even where no row has a value (each with a seed unscored).
+        measured = {k for r in records if r.get("dataset", "") == dataset for k in r["metrics"]}
+        present = [m for m in metrics if rows[m].notna().any() or m in measured]
         lines += [f"## {text(dataset)}", ""] + table_lines(rows, present, plots, curves) + [""]
     if "published" in frame.columns and frame["published"].notna().any():
         lines += ["**↳ published**: the figure a paper reports for the same setting, ± its standard error (a "
