@@ -56,9 +56,27 @@ def select_metrics(dataset: Dataset, names: list[str] | None, has_model: bool, h
             if why is not None:
                 raise GenbenchError(f"metric {n!r} does not apply: {why}")
             chosen.append(metric)
+    check_options_taken(chosen, options)
     for metric in chosen:
         metric.prepare(dataset)
     return chosen
+
+
+CONTEXT_OPTIONS = {"baselines"}  # where weights are found, for whichever metric needs them: not a metric's option
+
+
+def check_options_taken(chosen: list[Metric], options: dict | None) -> None:
+    """Refuse an option that none of the chosen metrics takes (build_metric would drop it silently, so
+    `--kid-subset-size` on a likelihood would read as applied)."""
+    import inspect
+
+    for key, value in (options or {}).items():
+        if value is None or key in CONTEXT_OPTIONS:
+            continue
+        if not any(key in inspect.signature(type(m).__init__).parameters for m in chosen):
+            names = ", ".join(m.name for m in chosen)
+            raise GenbenchError(f"--{key.replace('_', '-')} is taken by none of the metrics scored ({names}); drop it "
+                                "or choose a metric that takes it")
 
 
 @torch.no_grad()
