@@ -8,7 +8,7 @@ import contextlib
 import os
 import sys
 
-from genbench import __version__
+from genbench import __version__, drawing
 from genbench.errors import GenbenchError
 from genbench.io import is_stdout
 
@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically); '-' (or /dev/stdout): "
                                    "print the JSON alone on stdout, the summary on stderr")
+    sp.add_argument("--save-samples", metavar="FILE.npy",
+                    help="--checkpoint or --factory: also write the samples drawn here, as they were scored (float32, "
+                         "the dataset's shape; images in [0, 1]), to this .npy file (atomically; never an input, the "
+                         "--json file or inside a run folder), so that `score --samples FILE.npy` gives the same sample "
+                         f"metrics. How they are drawn: {drawing.CONVENTION}")
     sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint or --factory, or the first N "
                                                   "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
@@ -270,7 +275,7 @@ def cmd_score(args) -> int:
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
                 baselines=args.baselines, quiet=args.quiet, factory=args.factory,
                 factory_kwargs=args.factory_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
-                sacrebleu=args.sacrebleu, compare=args.compare)
+                sacrebleu=args.sacrebleu, compare=args.compare, save_samples=args.save_samples)
     # --json - : standard output carries the JSON alone, so the summary goes to stderr
     with contextlib.redirect_stdout(sys.stderr) if is_stdout(args.json) else contextlib.nullcontext():
         print_score_summary(out, args.json)
@@ -293,6 +298,8 @@ def print_score_summary(out: dict, json: str | None) -> None:
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if "paired_bootstrap" in out:
         print_paired_bootstrap(out["paired_bootstrap"], out["compare"])
+    if out.get("saved_samples"):
+        print(f"wrote the samples to {out['saved_samples']}")
     if json and not is_stdout(json):
         print(f"wrote {json}")
 
