@@ -200,7 +200,8 @@ def score_text(text: str, refs: str | list[str] | None, json: str | None = None,
     result = CorpusTranslation.score_files(text, refs, sacrebleu, compare)
     out = {"metrics": result["metrics"], "metric_names": [CorpusTranslation.name],
            "info": {CorpusTranslation.name: result["signatures"]}, "n_samples": result["segments"], "dataset": None,
-           "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"]}
+           "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"],
+           "sacrebleu": result["sacrebleu"]}
     if compare is not None:
         out.update({"compare": str(compare), "paired_bootstrap": result["paired_bootstrap"]})
     out.update({"versions": env.versions(), "wall_time_s": time.perf_counter() - start})
@@ -642,10 +643,13 @@ def site(runs: str = "runs", leaderboards: str = "leaderboards", baselines: str 
 
 
 def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | None = None,
-         allow_missing: bool = False, recipes: list[str] | str | None = None, alpha: float = 0.01):
+         allow_missing: bool = False, recipes: list[str] | str | None = None, alpha: float = 0.01,
+         json: str | None = None):
     """Compare results (records folder, record.json or CSV) with a baseline CSV: a metric fails when it is
     worse by more than its tolerance and significantly over seeds (Welch's t, one-sided, level `alpha`).
-    `recipes`: glob(s) over recipe ids, to gate part of a suite."""
+    `recipes`: glob(s) over recipe ids, to gate part of a suite. `json`: every compared metric (baseline,
+    now, tolerance, t, df, p, verdict) written atomically to this file, or '-' for standard output,
+    pass or fail."""
     from genbench.leaderboard.gate import gate as run_gate
 
     keywords.path("baseline", baseline, optional=False)
@@ -655,4 +659,10 @@ def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | 
     if not isinstance(tolerance, dict):
         tolerance = keywords.strings("tolerance", tolerance)
     recipes = keywords.strings("recipes", recipes)
-    return run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing, recipes=recipes, alpha=alpha)
+    keywords.path("json", json)
+    if json is not None and not is_stdout(json):
+        output_file(json, "--json", [("--baseline", baseline), ("--results", results)])
+    result = run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing, recipes=recipes, alpha=alpha)
+    if json is not None:
+        write_output_json(json, result.as_dict())
+    return result
