@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import time
 import zipfile
 import zlib
@@ -15,7 +16,7 @@ import torch
 
 from genbench import keywords, seeds
 from genbench.errors import GenbenchError
-from genbench.io import is_stdout, output_file, output_folder, write_output_json
+from genbench.io import atomic_write_npy, is_stdout, output_file, output_folder, write_output_json
 from genbench.registry import select_by_glob, unknown_name_message
 
 SAMPLE_SUFFIXES = (".npy", ".npz")
@@ -199,7 +200,8 @@ def score_text(text: str, refs: str | list[str] | None, json: str | None = None,
     result = CorpusTranslation.score_files(text, refs, sacrebleu, compare)
     out = {"metrics": result["metrics"], "metric_names": [CorpusTranslation.name],
            "info": {CorpusTranslation.name: result["signatures"]}, "n_samples": result["segments"], "dataset": None,
-           "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"]}
+           "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"],
+           "sacrebleu": result["sacrebleu"]}
     if compare is not None:
         out.update({"compare": str(compare), "paired_bootstrap": result["paired_bootstrap"]})
     out.update({"versions": env.versions(), "wall_time_s": time.perf_counter() - start})
@@ -302,14 +304,21 @@ def score_given_features(features: str, reference_features: str, dataset, metric
 
 
 def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, scoring_seed, dev, quiet, model=None,
-                samples=None) -> dict:
-    """Score a model's samples (drawn here) or given samples against `data`; the record of `source`."""
+                samples=None, save_samples=None) -> dict:
+    """Score a model's samples (drawn here) or given samples against `data`; the record of `source`.
+    `save_samples`: a .npy file for the samples as scored, which `--samples` scores alike."""
     from genbench import env
     from genbench.scoring import evaluate
 
     result = evaluate(data, metrics, model=model, samples=samples, n_samples=n_samples,
                       generator=torch.Generator(device=dev).manual_seed(scoring_seed),
-                      progress=not quiet, options=options)
+                      progress=not quiet, options=options, keep_samples=save_samples is not None)
+    if save_samples is not None:
+        if result["samples"] is None:
+            raise GenbenchError(f"--save-samples {save_samples}: none of the metrics scored here draws samples "
+                                f"({', '.join(result['metric_names'])}); ask --metrics for one that does")
+        atomic_write_npy(save_samples, result["samples"].numpy())
+        source = {**source, "saved_samples": str(save_samples)}
     out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
            "n_samples": result["n_samples"],
            "dataset": data.name, **source, "scoring_seed": scoring_seed, "versions": env.versions(), "device": dev.type,
@@ -320,7 +329,7 @@ def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, sco
 
 
 def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                           inception_weights, kid_subset_size, baselines, quiet) -> dict:
+                           inception_weights, kid_subset_size, baselines, quiet, save_samples) -> dict:
     """--checkpoint: a trained model, sampled here."""
     from genbench import env
     from genbench.checkpoint import load_checkpoint
@@ -355,7 +364,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
                             f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
     check_inception_weights(inception_weights, options["extractor"] or data.extractor)
     return score_drawn(data, {"checkpoint": str(checkpoint)}, metrics, options, json, n_samples, scoring_seed, dev, quiet,
-                       model=model)
+                       model=model, save_samples=save_samples)
 
 
 def score_given_samples(samples: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
@@ -376,7 +385,7 @@ def score_given_samples(samples: str, dataset, metrics, json, n_samples, scoring
 
 
 def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                        inception_weights, kid_subset_size, baselines, quiet) -> dict:
+                        inception_weights, kid_subset_size, baselines, quiet, save_samples) -> dict:
     """--factory: the user's model, built by their factory and sampled here."""
     from genbench import env
     from genbench.data import load_dataset
@@ -397,13 +406,17 @@ def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_sampl
     drawing = time.perf_counter()
     x = factory_samples(factory, factory_kwargs, data, n, dev, scoring_seed, progress=not quiet)
     source["sampling_time_s"] = time.perf_counter() - drawing
-    return score_drawn(data, source, metrics, options, json, n_samples, scoring_seed, dev, quiet, samples=x)
+    return score_drawn(data, source, metrics, options, json, n_samples, scoring_seed, dev, quiet, samples=x,
+                       save_samples=save_samples)
 
 
 # What `score` can be given, each scored by its own function, called with the arguments it names.
 SCORE_SOURCES = {"checkpoint": score_given_checkpoint, "samples": score_given_samples,
                  "factory": score_given_factory, "features": score_given_features,
                  "hf_model": score_given_hf_model, "text": score_given_text}
+
+# The sources whose samples are drawn here, so that --save-samples has something to save.
+DRAWING_SOURCES = ("checkpoint", "factory")
 
 # An option that only one source takes, refused without it.
 WITH_TEXT = "goes with --text HYPS (system outputs, one segment per line)"
@@ -413,6 +426,18 @@ SOURCE_OPTIONS = {"factory_kwargs": ("factory", "--factory-kwargs goes with --fa
                   "refs": ("text", f"--refs {WITH_TEXT}"),
                   "sacrebleu": ("text", f"--sacrebleu {WITH_TEXT}"),
                   "compare": ("text", f"--compare {WITH_TEXT}")}
+
+
+def check_save_samples(save_samples, source: str, json, inputs) -> None:
+    """--save-samples: a .npy file apart from the inputs, the run folders and --json, for a source that draws."""
+    if source not in DRAWING_SOURCES:
+        raise GenbenchError(f"--save-samples goes with --checkpoint or --factory (the sources whose samples are "
+                            f"drawn here), not --{source.replace('_', '-')}")
+    if Path(save_samples).suffix != ".npy":
+        raise GenbenchError(f"--save-samples {save_samples} must be a .npy file (what --samples reads back)")
+    output_file(save_samples, "--save-samples", inputs)
+    if json is not None and not is_stdout(json) and Path(os.path.realpath(json)) == Path(os.path.realpath(save_samples)):
+        raise GenbenchError(f"--save-samples {save_samples} is the --json file too; give them two paths")
 
 
 def score_inputs(args: dict) -> list[tuple[str, object]]:
@@ -446,7 +471,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
           text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
           quiet: bool = False, factory=None, factory_kwargs: str | dict | None = None,
           hf_model: str | None = None, hf_stride: int | None = None, sacrebleu: list[str] | dict | None = None,
-          compare: str | None = None) -> dict:
+          compare: str | None = None, save_samples: str | None = None) -> dict:
     """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own model built by
     `factory` ('pkg.module:build' or the function itself, called with `factory_kwargs`; see
     genbench/factories.py), feature arrays, a Hugging Face causal LM folder (bits per character and
@@ -457,10 +482,11 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     Likelihoods use the dataset's test split; image metrics compare with its train split through
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
     `json`: a file written atomically, or '-' (also '/dev/stdout') for standard output.
+    `save_samples`: a .npy file for the samples drawn here (checkpoint or factory) as they were scored.
     """
     args = dict(locals())
     for name in ("checkpoint", "samples", "json", "inception_weights", "features", "reference_features", "text",
-                 "baselines", "hf_model", "compare"):
+                 "baselines", "hf_model", "compare", "save_samples"):
         keywords.path(name, args[name])
     keywords.paths("refs", refs)
     keywords.integer("n_samples", n_samples)
@@ -487,6 +513,8 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
         raise GenbenchError(SOURCE_OPTIONS["reference_features"][1])
     if json is not None and not is_stdout(json):
         output_file(json, "--json", score_inputs(args))
+    if save_samples is not None:
+        check_save_samples(save_samples, source, json, score_inputs(args))
     if source != "text" and n_samples is not None and n_samples < 1:
         raise GenbenchError(f"--n-samples must be positive, got {n_samples}")
     if source != "checkpoint" and scoring_seed is None:
@@ -622,10 +650,13 @@ def site(runs: str = "runs", leaderboards: str = "leaderboards", baselines: str 
 
 
 def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | None = None,
-         allow_missing: bool = False, recipes: list[str] | str | None = None, alpha: float = 0.01):
+         allow_missing: bool = False, recipes: list[str] | str | None = None, alpha: float = 0.01,
+         json: str | None = None):
     """Compare results (records folder, record.json or CSV) with a baseline CSV: a metric fails when it is
     worse by more than its tolerance and significantly over seeds (Welch's t, one-sided, level `alpha`).
-    `recipes`: glob(s) over recipe ids, to gate part of a suite."""
+    `recipes`: glob(s) over recipe ids, to gate part of a suite. `json`: every compared metric (baseline,
+    now, tolerance, t, df, p, verdict) written atomically to this file, or '-' for standard output,
+    pass or fail."""
     from genbench.leaderboard.gate import gate as run_gate
 
     keywords.path("baseline", baseline, optional=False)
@@ -635,4 +666,10 @@ def gate(baseline: str, results: str, tolerance: list[str] | dict[str, float] | 
     if not isinstance(tolerance, dict):
         tolerance = keywords.strings("tolerance", tolerance)
     recipes = keywords.strings("recipes", recipes)
-    return run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing, recipes=recipes, alpha=alpha)
+    keywords.path("json", json)
+    if json is not None and not is_stdout(json):
+        output_file(json, "--json", [("--baseline", baseline), ("--results", results)])
+    result = run_gate(baseline, results, tolerance=tolerance, allow_missing=allow_missing, recipes=recipes, alpha=alpha)
+    if json is not None:
+        write_output_json(json, result.as_dict())
+    return result

@@ -5,14 +5,17 @@ the anchor for the convention):
 
   - an object with `sample(n, generator) -> tensor` (genbench's own model protocol), e.g. an nn.Module;
   - a `torch_fidelity.GenerativeModelBase`, e.g. `GenerativeModelModuleWrapper(module, z_size,
-    z_type, num_classes)`: noise (and class labels) are drawn as torch-fidelity draws them, from
-    `numpy.random.RandomState(seed)`, and the module maps them to images;
+    z_type, num_classes)`: noise (and class labels) are drawn as torch-fidelity draws them, batch by
+    batch from `numpy.random.RandomState(--scoring-seed)`, and the module maps them to images;
+    torch-fidelity's own default seed is rng_seed 2020 and genbench's scoring seed defaults to 0,
+    so `--scoring-seed 2020` draws the very noise torch-fidelity draws by default;
   - a callable `(n, generator) -> tensor`.
 
 An nn.Module is moved to the scoring device and put in eval mode; `generator` is a
-`torch.Generator` on that device seeded with `--scoring-seed` (default 0). Samples are drawn in batches of BATCH
-without gradients, then pass the very checks a samples file passes (shape, dtype, range, NaN), so
-a broken model is refused as bad input instead of being scored.
+`torch.Generator` on that device seeded with `--scoring-seed` (default 0). Samples are drawn in
+batches of BATCH (torch-fidelity's default batch size, genbench.drawing) without gradients, then pass the very
+checks a samples file passes (shape, dtype, range, NaN), so a broken model is refused as bad input
+instead of being scored. `--save-samples FILE.npy` keeps them as scored.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ import torch
 from tqdm.auto import tqdm
 
 from genbench.data import Dataset, check_samples
+from genbench.drawing import FACTORY_BATCH
 from genbench.errors import GenbenchError
 from genbench.registry import unknown_name_message
 
-BATCH = 64  # torch-fidelity's default batch size for generative models
+BATCH = FACTORY_BATCH
 
 
 def _why(e: BaseException) -> str:

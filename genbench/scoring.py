@@ -8,11 +8,11 @@ import torch
 from tqdm.auto import tqdm
 
 from genbench.data import Dataset
+from genbench.drawing import CHECKPOINT_CHUNK
 from genbench.env import available_memory
 from genbench.errors import GenbenchError
 from genbench.metrics import METRICS, Metric, build_metric
 
-SAMPLE_CHUNK = 10000
 SAMPLE_COPIES = 2  # drawn samples are held twice at once: the chunks and their concatenation (float32)
 
 
@@ -85,7 +85,7 @@ def draw_samples(model, n: int, generator: torch.Generator, progress: bool = Tru
     chunks, left = [], n
     with tqdm(total=n, desc="sampling", unit="sample", disable=not progress or None, leave=False) as bar:
         while left > 0:
-            k = min(left, SAMPLE_CHUNK)
+            k = min(left, CHECKPOINT_CHUNK)
             chunks.append(model.sample(k, generator, **options).float().cpu())
             left -= k
             bar.update(k)
@@ -110,12 +110,14 @@ def enough_samples(samples: torch.Tensor, dataset: Dataset, chosen: list[Metric]
 
 def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, samples: torch.Tensor | None = None,
              n_samples: int | None = None, generator: torch.Generator | None = None,
-             progress: bool = True, options: dict | None = None) -> dict:
+             progress: bool = True, options: dict | None = None, keep_samples: bool = False) -> dict:
     """Compute metrics; returns {"metrics": {output: value}, "info": {metric: {...}}, "n_samples": n, ...}.
 
     `n_samples` is how many samples are scored: drawn from `model` with `generator` (the run's or the
     user's scoring stream: genbench.seeds), or the first of `samples`.
     `options` reach the metrics that take them (extractor, inception_weights, kid_subset_size, baselines).
+    `keep_samples`: also return the samples as scored (None where no metric scores samples), for
+    --save-samples; they are kept out of the result otherwise, which is written into run records.
     """
     start = time.perf_counter()
     chosen = select_metrics(dataset, metrics, model is not None, model is not None and model.has_log_prob, options)
@@ -146,7 +148,9 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
             info[metric.name] = extra
     if not values:
         raise GenbenchError(f"{broken}, so none of the metrics asked for could be computed")
+    kept = {"samples": samples} if keep_samples else {}
     return {
+        **kept,
         "metrics": values,
         "info": info,
         "unscored": unscored,  # metric -> why it has no value

@@ -258,3 +258,70 @@ def test_gate_passes_a_rerun_and_fails_a_tenth_of_the_training(tmp_path):
     assert not short.passed
     assert {c.recipe for c in short.regressions} == {"ring8/gan", "ring8/realnvp"}, short.report()
     assert all(c.test is not None and c.test.p < 0.01 for c in short.regressions)  # significant, not tolerance alone
+
+
+def gate_subprocess(*args):
+    """`python -m genbench gate ARGS` in a real process, as a CI step runs it."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "genbench", "gate", *map(str, args)], capture_output=True,
+                          text=True, cwd=REPO, env=env)
+
+
+def test_json_report_on_stdout_names_every_compared_metric(baseline, tmp_path):
+    """--json -: the JSON alone on stdout (it parses), the table on stderr, pass or fail; each metric with
+    baseline, now, tolerance, t, df, p and verdict, as the gate weighed them."""
+    from genbench.metrics import output_spec
+
+    lb = baseline / "lb/quick.csv"
+    done = gate_subprocess("--baseline", lb, "--results", baseline / "runs", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["passed"] is True and report["alpha"] == 0.01 and report["regressions"] == 0
+    rows = {(c["recipe"], c["metric"]): c for c in report["comparisons"]}
+    assert len(rows) == report["compared"] > 0 and ("grid25/gmm", "modes") in rows
+    bpd = rows[("digits/gmm", "bpd")]
+    # the table keeps 8 significant digits, the records all of them
+    assert bpd["baseline"]["mean"] == pytest.approx(bpd["now"]["mean"], rel=1e-7) and bpd["baseline"]["n"] == 3
+    assert bpd["worse_by"] == bpd["now"]["mean"] - bpd["baseline"]["mean"] and abs(bpd["worse_by"]) < 1e-6
+    assert bpd["tolerance"] == output_spec("bpd").allowed(bpd["baseline"]["mean"])
+    assert abs(bpd["t"]) < 1e-4 and bpd["df"] > 0 and bpd["p"] == pytest.approx(0.5, abs=1e-4)
+    assert bpd["verdict"] in ("within tolerance", "better")
+    assert "gate passed" in done.stderr and "digits/gmm" in done.stderr and "within tolerance" in done.stderr
+
+    runs = worsened(baseline, tmp_path, "grid25/gmm", [0, 1, 2], "modes", lambda v: v - 1)
+    done = gate_subprocess("--baseline", lb, "--results", runs, "--json", "-")
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    modes = {(c["recipe"], c["metric"]): c for c in report["comparisons"]}[("grid25/gmm", "modes")]
+    assert report["passed"] is False and report["regressions"] == 1
+    assert (modes["baseline"]["mean"], modes["now"]["mean"], modes["worse_by"]) == (25, 24, 1)
+    assert modes["t"] is None and modes["p"] == 0 and modes["verdict"] == "regressed"  # t = inf: no spread, JSON null
+    assert "gate FAILED" in done.stderr
+
+
+def test_pass_prints_the_table_and_json_file_is_written_atomically(cli, baseline, tmp_path):
+    lb = baseline / "lb/quick.csv"
+    code, out, _ = cli("gate", "--baseline", lb, "--results", baseline / "runs", "--json", tmp_path / "gate.json")
+    assert code == 0
+    report = json.loads((tmp_path / "gate.json").read_text())
+    assert f"gate passed: {report['compared']} metric(s) compared" in out
+    table = [ln for ln in out.splitlines() if ln.startswith("  ") and ("(higher is better)" in ln or "(lower is better)" in ln)]
+    assert len(table) == report["compared"]  # one line per compared metric
+    assert "verdict" in out and "modes (higher is better)" in out
+
+
+def test_gate_json_may_not_replace_an_input(cli, baseline, tmp_path):
+    import shutil
+
+    copy = tmp_path / "quick.csv"
+    shutil.copy(baseline / "lb/quick.csv", copy)
+    before = copy.read_bytes()
+    code, _, err = cli("gate", "--baseline", copy, "--results", baseline / "runs", "--json", copy)
+    assert_one_line_error(code, err, "--json", "is --baseline")
+    assert copy.read_bytes() == before

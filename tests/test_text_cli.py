@@ -232,3 +232,27 @@ def test_text_model_on_a_non_text_dataset_is_refused(cli, tmp_path):
     code, _, err = cli("train", bad, "--runs", tmp_path / "runs")
     assert_one_line_error(code, err, "'perplexity' does not apply")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("word_order, chrf_name", [(0, "chrF2"), (2, "chrF2++")])
+def test_sacrebleu_verbose_line_and_names_are_sacrebleus(cli, tmp_path, word_order, chrf_name):
+    """The BLEU line sacrebleu prints (n-gram precisions, BP, ratio, hyp_len, ref_len) and chrF under the name
+    sacrebleu gives it, in the JSON and the printed summary, equal to sacrebleu's API's."""
+    (tmp_path / "h.txt").write_text("\n".join(HYPS) + "\n", encoding="utf-8")
+    (tmp_path / "r.txt").write_text("\n".join(REFS) + "\n", encoding="utf-8")
+    code, out, err = cli("score", "--text", tmp_path / "h.txt", "--refs", tmp_path / "r.txt", "--sacrebleu",
+                         f"chrf-word-order={word_order}", "--json", tmp_path / "o.json")
+    assert code == 0, err
+    got = read_json(tmp_path / "o.json")["sacrebleu"]
+    bleu, chrf, ter = BLEU(), CHRF(word_order=word_order), TER()
+    for key, metric in (("corpus_bleu", bleu), ("chrf", chrf), ("ter", ter)):
+        expected = metric.corpus_score(HYPS, [REFS])
+        assert got[key]["name"] == expected.name
+        assert got[key]["line"] == expected.format(signature=str(metric.get_signature()))
+        assert f"  {got[key]['line']}\n" in out
+    assert got["chrf"]["name"] == chrf_name
+    b = bleu.corpus_score(HYPS, [REFS])
+    assert (got["corpus_bleu"]["precisions"], got["corpus_bleu"]["bp"], got["corpus_bleu"]["ratio"]) == \
+        (b.precisions, b.bp, b.ratio)
+    assert (got["corpus_bleu"]["hyp_len"], got["corpus_bleu"]["ref_len"]) == (b.sys_len, b.ref_len)
+    assert f"(BP = {b.bp:.3f} ratio = {b.ratio:.3f} hyp_len = {b.sys_len} ref_len = {b.ref_len})" in out

@@ -8,7 +8,7 @@ import contextlib
 import os
 import sys
 
-from genbench import __version__
+from genbench import __version__, drawing
 from genbench.errors import GenbenchError
 from genbench.io import is_stdout
 
@@ -29,8 +29,29 @@ EPILOG = """examples:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with an epilog built only when help is asked for: the metric table it lists
+    needs the metrics imported (torch with them), which every other use of the parser goes without."""
+
+    lazy_epilog = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return text if self.lazy_epilog is None else f"{text}\n{self.lazy_epilog()}\n"
+
+
+def metrics_epilog(tolerances: bool):
+    def epilog() -> str:
+        from genbench.metrics import outputs_help
+
+        what = "direction, unit, scale and the gate's default tolerance" if tolerances else "direction, unit and scale"
+        return f"metric outputs ({what}; `genbench list metrics` describes each):\n" + outputs_help(tolerances)
+
+    return epilog
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="genbench",
         description="Benchmark generative models: train baselines from recipes, score checkpoints or samples, "
                     "build leaderboards, and gate regressions in CI.",
@@ -94,10 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--compare", metavar="BASELINE",
                     help="another system's outputs for --text: paired bootstrap resampling (sacrebleu's --paired-bs) "
                          "of --text against it, p-value per metric")
+    sp.lazy_epilog = metrics_epilog(tolerances=False)
     sp.add_argument("--dataset", help="dataset to score against (required with --samples, --factory and --hf-model)")
     sp.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     sp.add_argument("--json", help="also write the scores to this JSON file (atomically); '-' (or /dev/stdout): "
                                    "print the JSON alone on stdout, the summary on stderr")
+    sp.add_argument("--save-samples", metavar="FILE.npy",
+                    help="--checkpoint or --factory: also write the samples drawn here, as they were scored (float32, "
+                         "the dataset's shape; images in [0, 1]), to this .npy file (atomically; never an input, the "
+                         "--json file or inside a run folder), so that `score --samples FILE.npy` gives the same sample "
+                         f"metrics. How they are drawn: {drawing.CONVENTION}")
     sp.add_argument("--n-samples", type=int, help="samples to score: drawn from a checkpoint or --factory, or the first N "
                                                   "of --samples "
                                                   "(default: each metric's protocol count; coverage refuses fewer "
@@ -187,8 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
              "Compare results with a baseline leaderboard CSV, metric by metric in each metric's own direction. "
              "A metric regresses when it is worse by more than its tolerance and the difference of the two "
              "tables' means is significant over their seeds (Welch's t, one-sided, at --alpha). "
-             "Exit 0: nothing regressed. Exit 1: a table of what regressed, with t, df and p. Exit 2: bad input, "
-             "or nothing to compare.")
+             "Exit 0: nothing regressed, and the table of every compared metric with its verdict. Exit 1: a table of "
+             "what regressed, with t, df and p. Exit 2: bad input, or nothing to compare. Each metric's default "
+             "tolerance, direction, unit and scale: `genbench list metrics`.")
+    sp.lazy_epilog = metrics_epilog(tolerances=True)
     sp.add_argument("--baseline", required=True, help="baseline table, e.g. leaderboards/quick.csv")
     sp.add_argument("--results", required=True, help="run records (folder or record.json) or a leaderboard CSV")
     sp.add_argument("--tolerance", action="append", metavar="METRIC=VALUE",
@@ -200,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gate only the baseline recipes whose id matches this glob (repeatable), e.g. 'ring8/*'")
     sp.add_argument("--allow-missing", action="store_true",
                     help="do not fail when a baseline recipe or metric is absent from the results")
+    sp.add_argument("--json", metavar="FILE|-",
+                    help="also write the report, pass or fail, as JSON (atomically): passed, alpha, and for every "
+                         "compared metric recipe, metric, direction, baseline and now (mean, std, n), worse_by, "
+                         "tolerance, t, df, p (null where no test ran) and verdict; '-' (or /dev/stdout): the JSON "
+                         "alone on stdout, the table on stderr")
     return p
 
 
@@ -222,8 +256,10 @@ def cmd_list(args) -> int:
                 print(f"  {name:12s} {cls.family}{kind}")
         elif section == "metrics":
             for name, cls in METRICS.items():
-                outs = ", ".join(f"{o.key} {o.arrow}" for o in cls.outputs)
-                print(f"  {name:12s} {outs}")
+                print(f"  {name:12s} {', '.join(f'{o.key} {o.arrow}' for o in cls.outputs)}")
+                for o in cls.outputs:
+                    print(f"    {o.key}: {o.description}; {o.direction} is better; unit: {o.units}; "
+                          f"gate tolerance: {o.default_tolerance}")
         elif section == "extractors":
             from genbench.features import EXTRACTORS
 
@@ -244,7 +280,8 @@ def print_scores(metrics: dict) -> None:
 
     width = max(len(k) for k in metrics) if metrics else 0
     for k, v in metrics.items():
-        print(f"  {k:{width}s}  {v:.6g}  ({output_spec(k).direction} is better)")
+        spec = output_spec(k)
+        print(f"  {k:{width}s}  {v:.6g}  ({spec.direction} is better; {spec.units})")
 
 
 def cmd_train(args) -> int:
@@ -270,7 +307,7 @@ def cmd_score(args) -> int:
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
                 baselines=args.baselines, quiet=args.quiet, factory=args.factory,
                 factory_kwargs=args.factory_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
-                sacrebleu=args.sacrebleu, compare=args.compare)
+                sacrebleu=args.sacrebleu, compare=args.compare, save_samples=args.save_samples)
     # --json - : standard output carries the JSON alone, so the summary goes to stderr
     with contextlib.redirect_stdout(sys.stderr) if is_stdout(args.json) else contextlib.nullcontext():
         print_score_summary(out, args.json)
@@ -289,10 +326,15 @@ def print_score_summary(out: dict, json: str | None) -> None:
     else:
         print(f"{out['features_file']}: {out['n_samples']} feature vectors")
     print_scores(out["metrics"])
+    if "sacrebleu" in out:  # sacrebleu's own lines, as `sacrebleu -f text` prints them
+        for line in out["sacrebleu"].values():
+            print(f"  {line['line']}")
     for metric, info in out["info"].items():
         print(f"  {metric}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if "paired_bootstrap" in out:
         print_paired_bootstrap(out["paired_bootstrap"], out["compare"])
+    if out.get("saved_samples"):
+        print(f"wrote the samples to {out['saved_samples']}")
     if json and not is_stdout(json):
         print(f"wrote {json}")
 
@@ -368,8 +410,8 @@ def cmd_gate(args) -> int:
     from genbench.api import gate
 
     result = gate(args.baseline, args.results, tolerance=args.tolerance, allow_missing=args.allow_missing,
-                  recipes=args.recipes, alpha=args.alpha)
-    print(result.report())
+                  recipes=args.recipes, alpha=args.alpha, json=args.json)
+    print(result.report(), file=sys.stderr if is_stdout(args.json) else sys.stdout)
     return 0 if result.passed else 1
 
 

@@ -117,6 +117,26 @@ class Comparison:
             return True
         return self.beyond_tolerance and (self.test is None or self.test.p < self.alpha)
 
+    @property
+    def verdict(self) -> str:
+        if self.not_a_number:
+            return "NaN"
+        if self.regressed:
+            return "regressed"
+        if self.beyond_tolerance:
+            return "within seed noise"
+        return "better" if self.worse_by < 0 else "within tolerance"
+
+    def as_dict(self) -> dict:
+        """Everything the gate weighed for this metric, for --json (t is None where no test ran)."""
+        w = self.test
+        return {"recipe": self.recipe, "metric": self.metric, "direction": self.direction,
+                "baseline": {"mean": self.baseline.mean, "std": self.baseline.std, "n": self.baseline.n},
+                "now": {"mean": self.value.mean, "std": self.value.std, "n": self.value.n},
+                "worse_by": self.worse_by, "tolerance": self.allowed,
+                "t": None if w is None else w.t, "df": None if w is None else w.df, "p": None if w is None else w.p,
+                "verdict": self.verdict}
+
     def statistic(self) -> tuple[str, str, str]:
         """t, df and p as table cells."""
         if self.test is None:
@@ -165,26 +185,41 @@ class GateResult:
         if rows:
             lines.append(f"gate FAILED: {len(rows)} of {len(self.comparisons)} metric(s) worse than the baseline "
                          f"by more than their tolerance, significantly ({test})")
-            header = ("recipe", "metric", "baseline", "now", "worse by", "tolerance", "t", "df", "p")
-            table = [header] + [(c.recipe, f"{c.metric} ({c.direction} is better)", str(c.baseline), str(c.value),
-                                 f"{c.worse_by:.6g}", f"{c.allowed:.6g}", *c.statistic()) for c in rows]
-            widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-            for i, r in enumerate(table):
-                lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
-                if i == 0:
-                    lines.append("  " + "  ".join("-" * w for w in widths))
+            lines += comparison_table(rows)
         if self.missing:
             lines.append(f"gate FAILED: {len(self.missing)} baseline value(s) missing from the results:")
             lines += [f"  {m}" for m in self.missing]
         if self.passed:
             lines.append(f"gate passed: {len(self.comparisons)} metric(s) compared, none worse than the baseline by "
-                         f"more than its tolerance and significantly ({test})")
+                         f"more than its tolerance and significantly ({test}):")
+            lines += comparison_table(self.comparisons, verdicts=True)
         for c in self.within_noise:
             t, df, p = c.statistic()
             lines.append(f"note: {c.recipe}: {c.metric} worse by {c.worse_by:.6g} (tolerance {c.allowed:.6g}) but "
                          f"within seed noise: t = {t}, df = {df}, p = {p} >= {self.alpha:g}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """The gate's report for CI logs (--json): every compared metric, what is missing, the notes."""
+        return {"passed": self.passed, "alpha": self.alpha, "compared": len(self.comparisons),
+                "regressions": len(self.regressions), "comparisons": [c.as_dict() for c in self.comparisons],
+                "missing": self.missing, "notes": self.notes}
+
+
+def comparison_table(rows: list[Comparison], verdicts: bool = False) -> list[str]:
+    """The comparisons as aligned text lines, with each one's verdict where asked."""
+    header = ("recipe", "metric", "baseline", "now", "worse by", "tolerance", "t", "df", "p") + (("verdict",) if verdicts else ())
+    table = [header] + [(c.recipe, f"{c.metric} ({c.direction} is better)", str(c.baseline), str(c.value),
+                         f"{c.worse_by:.6g}", f"{c.allowed:.6g}", *c.statistic()) + ((c.verdict,) if verdicts else ())
+                        for c in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for i, r in enumerate(table):
+        lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return lines
 
 
 def parse_tolerances(items: list[str] | dict[str, float] | None) -> dict[str, float]:

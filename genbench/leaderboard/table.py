@@ -108,7 +108,7 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
     lines += ["", "**Metrics** (`name@extractor`: computed on that feature extractor's features)", ""]
     for m in metrics:
         spec = output_spec(m)
-        lines.append(f"- `{m}` ({spec.direction} is better): {spec.description}")
+        lines.append(f"- `{m}` ({spec.direction} is better; {spec.units}): {spec.description}")
     lines += ["", "**Recipes** (hash of everything that sets the numbers, and version)", ""]
     for row in frame.to_dict("records"):
         lines.append(f"- {code(row['recipe'])}: hash {code(row['recipe_hash'])}, version {text(row['recipe_version'])}, "

@@ -1,7 +1,8 @@
 """Metrics: one registry, one protocol.
 
-A metric is a class with a `name`, the `outputs` it reports (each with its direction and its
-default gate tolerance), and `compute(samples, reference, model=None) -> {output: number}`. What a
+A metric is a class with a `name`, the `outputs` it reports (each with its direction, its unit
+and scale, and its default gate tolerance: one declaration that `list metrics`, `--help`, the
+score summary, the leaderboards' metric notes and the gate all read), and `compute(samples, reference, model=None) -> {output: number}`. What a
 number needs beside it to be reproduced (e.g. sacrebleu's signature) comes from `info(...)` with
 the same arguments, and is stored with the run; leaderboard columns stay numeric.
 Output keys are unique across all metrics, so a leaderboard column names its metric and its
@@ -30,6 +31,22 @@ class Output:
     description: str
     tolerance: float  # absolute slack the gate allows by default
     rel_tolerance: float = 0.0  # ... or this fraction of |baseline|, whichever is larger
+    unit: str = ""  # what the number measures, before `scale`
+    scale: float = 1  # the number printed is the quantity in `unit` times this (BLEU's fraction x 100)
+    scale_note: str = ""  # how that scale relates to what others print, where they differ
+
+    @property
+    def units(self) -> str:
+        """Unit and scale as one phrase, e.g. 'nats per example; scale ×1'."""
+        note = f" ({self.scale_note})" if self.scale_note else ""
+        return f"{self.unit}; scale ×{self.scale:g}{note}"
+
+    @property
+    def default_tolerance(self) -> str:
+        """The gate's default floor in words."""
+        if not self.rel_tolerance:
+            return f"{self.tolerance:g}"
+        return f"max({self.tolerance:g}, {self.rel_tolerance:g} × |baseline|)"
 
     @property
     def arrow(self) -> str:
@@ -91,6 +108,14 @@ def output_spec(column: str) -> Output:
     if key not in OUTPUTS:
         raise GenbenchError(unknown_name_message("metric output", key, list(OUTPUTS)))
     return OUTPUTS[key]
+
+
+def outputs_help(tolerances: bool = False) -> str:
+    """Every declared output with its direction, unit and scale (and the gate's default tolerance),
+    as `--help` lists them."""
+    lines = [f"  {o.key} {o.arrow}  {o.units}" + (f"; tolerance {o.default_tolerance}" if tolerances else "")
+             for o in OUTPUTS.values()]
+    return "\n".join(lines)
 
 
 def build_metric(name: str, options: dict | None = None) -> Metric:

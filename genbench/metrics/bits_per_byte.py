@@ -74,9 +74,9 @@ class BitsPerByte(Metric):
     name = "bits-per-byte"
     outputs = (
         Output("bits_per_char", "lower", "held-out bits per character of the test text read as one stream by a "
-               "language model with any tokenizer (genbench score --hf-model)", 0.003, 0.002),
+               "language model with any tokenizer (genbench score --hf-model)", 0.003, 0.002, unit="bits per character"),
         Output("bits_per_byte", "lower", "held-out bits per UTF-8 byte of the test text read as one stream by a "
-               "language model with any tokenizer (lm-evaluation-harness's bits_per_byte)", 0.003, 0.002),
+               "language model with any tokenizer (lm-evaluation-harness's bits_per_byte)", 0.003, 0.002, unit="bits per UTF-8 byte"),
     )
 
     def applies(self, dataset: Dataset) -> str | None:

@@ -92,7 +92,7 @@ def self_bleus(texts: list[str], order: int) -> np.ndarray:
 class Bleu(TextSampleMetric):
     name, prefix, orders = "bleu", "bleu", ORDERS
     outputs = tuple(Output(f"bleu{n}", "higher", f"BLEU-{n} of samples against the held-out rows (quality), 0-100",
-                           0.5, 0.02) for n in ORDERS)
+                           0.5, 0.02, unit="fraction (brevity penalty × geometric mean of n-gram precisions)", scale=100) for n in ORDERS)
 
     def per_order(self, texts: list[str], reference: Dataset, n: int) -> float:
         return sentence_bleus(texts, segments(reference.test, reference.vocab), n).mean()
@@ -106,7 +106,7 @@ class Bleu(TextSampleMetric):
 class SelfBleu(TextSampleMetric):
     name, prefix, orders = "self-bleu", "self_bleu", ORDERS
     outputs = tuple(Output(f"self_bleu{n}", "lower", f"Self-BLEU-{n}: each sample against the others (lower is more "
-                                                      "diverse), 0-100", 0.5, 0.02) for n in ORDERS)
+                                                      "diverse), 0-100", 0.5, 0.02, unit="fraction (brevity penalty × geometric mean of n-gram precisions)", scale=100) for n in ORDERS)
 
     def per_order(self, texts: list[str], reference: Dataset, n: int) -> float:
         return self_bleus(texts, n).mean()

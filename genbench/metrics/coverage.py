@@ -58,9 +58,9 @@ class ModeCoverage(Metric):
     count_sensitive = True  # 100 samples cannot show 1000 modes; a recipe may still ask for fewer
     outputs = (
         Output("modes", "higher", "modes with at least one high-quality sample (published, PacGAN Tables 1-2: "
-                                  "GAN 6.3/8 ring, 17.3/25 grid; DCGAN 99/1000 Stacked-MNIST)", 0.25),
-        Output("hq_fraction", "higher", "fraction of samples within 3 std of a mode", 0.01),
-        Output("reverse_kl", "lower", "KL(high-quality mode histogram || uniform), nats", 0.02),
+                                  "GAN 6.3/8 ring, 17.3/25 grid; DCGAN 99/1000 Stacked-MNIST)", 0.25, unit="modes (a count, out of the dataset's known modes)"),
+        Output("hq_fraction", "higher", "fraction of samples within 3 std of a mode", 0.01, unit="fraction of samples, 0-1", scale=1, scale_note="PacGAN prints it as a percent"),
+        Output("reverse_kl", "lower", "KL(high-quality mode histogram || uniform), nats", 0.02, unit="nats"),
     )
 
     def __init__(self, baselines: str | Path | None = None):

@@ -41,8 +41,8 @@ def density_coverage(gen: torch.Tensor, real: torch.Tensor, k: int = K) -> tuple
 class DensityCoverage(ImageMetric):
     name = "density-coverage"
     outputs = (
-        Output("density", "higher", "samples' density inside real 5-NN balls (Naeem 2020; ~1 for real data)", 0.02),
-        Output("coverage", "higher", "fraction of real 5-NN balls holding a sample (Naeem 2020)", 0.02),
+        Output("density", "higher", "samples' density inside real 5-NN balls (Naeem 2020; ~1 for real data)", 0.02, unit="ratio (about 1 for real data, unbounded)"),
+        Output("coverage", "higher", "fraction of real 5-NN balls holding a sample (Naeem 2020)", 0.02, unit="fraction of real points, 0-1"),
     )
 
     def from_features(self, gen, ref):

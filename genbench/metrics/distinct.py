@@ -32,7 +32,7 @@ def distinct_n(texts: list[str], n: int) -> float:
 class DistinctN(TextSampleMetric):
     name, prefix, orders = "distinct-n", "distinct", ORDERS
     outputs = tuple(Output(f"distinct{n}", "higher", f"distinct-{n}: unique {n}-grams / all {n}-grams of the "
-                                                     "samples (diversity)", 0.005, 0.02) for n in ORDERS)
+                                                     "samples (diversity)", 0.005, 0.02, unit="fraction of n-grams, 0-1") for n in ORDERS)
 
     def per_order(self, texts: list[str], reference: Dataset, n: int) -> float:
         return distinct_n(texts, n)

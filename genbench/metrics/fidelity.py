@@ -203,7 +203,7 @@ def precision_recall(gen: torch.Tensor, ref: torch.Tensor, k: int = 3) -> tuple[
 class InceptionScore(ImageMetric):
     name = "is"
     needs_features = ("logits",)
-    outputs = (Output("is", "higher", "Inception Score exp(E KL(p(y|x) || p(y))) of the samples, 10 splits", 0.0, 0.02),)
+    outputs = (Output("is", "higher", "Inception Score exp(E KL(p(y|x) || p(y))) of the samples, 10 splits", 0.0, 0.02, unit="exp(nats): effective number of classes, 1 to the class count"),)
 
     def from_features(self, gen, ref):
         if "logits" not in gen:
@@ -214,7 +214,7 @@ class InceptionScore(ImageMetric):
 @register_metric
 class FrechetDistance(ImageMetric):
     name = "fid"
-    outputs = (Output("fid", "lower", "Fréchet distance between sample and train-split features", 0.0, 0.05),)
+    outputs = (Output("fid", "lower", "Fréchet distance between sample and train-split features", 0.0, 0.05, unit="squared distance in the extractor's feature units"),)
 
     def from_features(self, gen, ref):
         return {"fid": fid(gen["features"], ref["features"])}
@@ -223,7 +223,7 @@ class FrechetDistance(ImageMetric):
 @register_metric
 class KernelDistance(ImageMetric):
     name = "kid"
-    outputs = (Output("kid", "lower", "kernel (MMD², cubic polynomial) distance, mean over 100 subsets", 0.002, 0.1),)
+    outputs = (Output("kid", "lower", "kernel (MMD², cubic polynomial) distance, mean over 100 subsets", 0.002, 0.1, unit="MMD² of the extractor's features under the cubic kernel", scale=1, scale_note="as computed, not ×10³ as many papers print KID"),)
 
     def from_features(self, gen, ref):
         return {"kid": kid(gen["features"], ref["features"], self.kid_subset_size)}
@@ -233,8 +233,8 @@ class KernelDistance(ImageMetric):
 class PrecisionRecall(ImageMetric):
     name = "prc"
     outputs = (
-        Output("precision", "higher", "fraction of samples inside the real data's 3-NN balls (Kynkäänniemi 2019)", 0.02),
-        Output("recall", "higher", "fraction of real data inside the samples' 3-NN balls", 0.02),
+        Output("precision", "higher", "fraction of samples inside the real data's 3-NN balls (Kynkäänniemi 2019)", 0.02, unit="fraction of samples, 0-1"),
+        Output("recall", "higher", "fraction of real data inside the samples' 3-NN balls", 0.02, unit="fraction of real points, 0-1"),
     )
 
     def from_features(self, gen, ref):

@@ -35,8 +35,8 @@ class NegativeLogLikelihood(Metric):
     name = "nll"
     needs_log_prob = True
     outputs = (
-        Output("nll", "lower", "test negative log-likelihood, nats per example", 0.02, 0.002),
-        Output("bpd", "lower", "test negative log-likelihood, bits per dimension (discrete data)", 0.002, 0.002),
+        Output("nll", "lower", "test negative log-likelihood, nats per example", 0.02, 0.002, unit="nats per example"),
+        Output("bpd", "lower", "test negative log-likelihood, bits per dimension (discrete data)", 0.002, 0.002, unit="bits per dimension"),
     )
 
     def applies(self, dataset: Dataset) -> str | None:

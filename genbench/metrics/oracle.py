@@ -22,7 +22,7 @@ class NllOracle(Metric):
     n_samples = 1000
     outputs = (
         Output("nll_oracle", "lower", "negative log-likelihood of the samples under the true data distribution, "
-                                      "nats per token (quality)", 0.02, 0.01),
+                                      "nats per token (quality)", 0.02, 0.01, unit="nats per token"),
     )
 
     def applies(self, dataset: Dataset) -> str | None:

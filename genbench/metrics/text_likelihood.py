@@ -24,10 +24,10 @@ class Perplexity(Metric):
     name = "perplexity"
     needs_log_prob = True
     outputs = (
-        Output("perplexity", "lower", "held-out perplexity, e^(nats per token)", 0.02, 0.005),
-        Output("bpc", "lower", "held-out bits per token (per character on character-level data)", 0.003, 0.002),
+        Output("perplexity", "lower", "held-out perplexity, e^(nats per token)", 0.02, 0.005, unit="e^(nats per token), 1 upwards"),
+        Output("bpc", "lower", "held-out bits per token (per character on character-level data)", 0.003, 0.002, unit="bits per token"),
         Output("nll_test", "lower", "held-out negative log-likelihood, nats per token (the model's coverage of the data)",
-               0.002, 0.002),
+               0.002, 0.002, unit="nats per token"),
     )
 
     def applies(self, dataset: Dataset) -> str | None:

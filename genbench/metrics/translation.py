@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF, TER
+from sacrebleu.metrics.bleu import BLEUScore
 from sacrebleu.significance import PairedTest
 
 from genbench.data import Dataset
@@ -170,15 +171,27 @@ def paired_bootstrap(metrics: dict[str, object], system: list[str], baseline: li
     return out
 
 
+def sacrebleu_line(score, signature: str) -> dict:
+    """A corpus score as sacrebleu reports it: its name (BLEU, chrF2, chrF2++ with word order 2, TER),
+    the line its text output prints (`sacrebleu -f text`, verbose part included), and for BLEU the
+    parts of that verbose line as numbers (n-gram precisions, brevity penalty, length ratio, lengths)."""
+    out = {"name": score.name, "line": score.format(signature=signature)}
+    if isinstance(score, BLEUScore):
+        out.update({"precisions": list(score.precisions), "bp": score.bp, "ratio": score.ratio,
+                    "hyp_len": score.sys_len, "ref_len": score.ref_len, "counts": list(score.counts),
+                    "totals": list(score.totals)})
+    return out
+
+
 @register_metric
 class CorpusTranslation(Metric):
     name = "sacrebleu"
     outputs = (
         Output("corpus_bleu", "higher", "corpus BLEU of the system outputs against the references (sacrebleu), 0-100",
-               0.1, 0.005),
+               0.1, 0.005, unit="fraction (brevity penalty × geometric mean of n-gram precisions)", scale=100, scale_note="sacrebleu's score, 0-100"),
         Output("chrf", "higher", "chrF (chrF++ with word n-grams) of the system outputs against the references "
-                                 "(sacrebleu), 0-100", 0.1, 0.005),
-        Output("ter", "lower", "TER, edits per reference word, of the system outputs (sacrebleu), 0-100+", 0.1, 0.005),
+                                 "(sacrebleu), 0-100", 0.1, 0.005, unit="F-score of character (and word) n-grams", scale=100, scale_note="sacrebleu's score, 0-100"),
+        Output("ter", "lower", "TER, edits per reference word, of the system outputs (sacrebleu), 0-100+", 0.1, 0.005, unit="edits per reference word", scale=100, scale_note="sacrebleu's score, 0-100 and beyond"),
     )
 
     def applies(self, dataset: Dataset) -> str | None:
@@ -196,16 +209,19 @@ class CorpusTranslation(Metric):
         h, columns = read_aligned(hyps, refs)
         baseline = None if compare is None else read_aligned(compare, refs, "--compare file")[0]
         refs_by_file = [list(c) for c in columns]
-        metrics, signatures, sentences = {}, {}, {}
+        metrics, signatures, sentences, lines = {}, {}, {}, {}
         for key, metric in zip(KEYS, corpus, strict=True):
             stats = metric._extract_corpus_statistics(h, refs_by_file)  # once: corpus and sentence scores
-            metrics[key] = metric._aggregate_and_compute(stats).score
+            score = metric._aggregate_and_compute(stats)
+            metrics[key] = score.score
             signatures[key] = str(metric.get_signature())
+            lines[key] = sacrebleu_line(score, signatures[key])
             one = sentence_bleu if metric is corpus[0] else metric
             sentences[key.replace("corpus_", "")] = [one._aggregate_and_compute([s]).score for s in stats]
         sentence_bleu.num_refs = corpus[0].num_refs  # as sacrebleu's sentence_score would have set it
         signatures["sentence_bleu"] = str(sentence_bleu.get_signature())
-        out = {"metrics": metrics, "signatures": signatures, "segments": len(h), "sentences": sentences}
+        out = {"metrics": metrics, "signatures": signatures, "segments": len(h), "sentences": sentences,
+               "sacrebleu": lines}
         if baseline is not None:
             out["paired_bootstrap"] = paired_bootstrap(dict(zip(KEYS, corpus, strict=True)), h, baseline, refs_by_file,
                                                        **parsed["paired-bs"])

@@ -63,9 +63,9 @@ class ValLoss(Metric):
     uses_generator = True
     outputs = (
         Output("val_loss", "lower", "nanoGPT's validation loss: mean cross-entropy on random test windows, "
-                                    "nats per character", 0.01, 0.005),
+                                    "nats per character", 0.01, 0.005, unit="nats per character"),
         Output("val_loss_all", "lower", "the mean that val_loss estimates: nanoGPT's validation loss over every "
-                                        "window of the test stream, nats per character", 0.01, 0.005),
+                                        "window of the test stream, nats per character", 0.01, 0.005, unit="nats per character"),
     )
 
     def __init__(self, eval_iters: int = 200, eval_batch_size: int = 64,  # nanoGPT's shakespeare-char config
