@@ -13,5 +13,5 @@ CONVENTION = (
     "torch.Generator on --device seeded with --scoring-seed (default 0), or, for a torch-fidelity "
     "GenerativeModelBase, noise (then class labels) per batch from numpy.random.RandomState(--scoring-seed), as "
     f"torch-fidelity draws it. torch-fidelity's own default is rng_seed {FIDELITY_RNG_SEED}, genbench's 0: pass "
-    f"--scoring-seed {FIDELITY_RNG_SEED} to draw the noise torch-fidelity's `fidelity --input1 MODEL` draws by default"
+    f"--scoring-seed {FIDELITY_RNG_SEED} to draw the noise torch-fidelity's command-line tool draws by default for a generator model"
 )
