@@ -47,6 +47,15 @@ class TensorImages(torch.utils.data.Dataset):
         return self.x[i]
 
 
+def discriminator_inputs(model, batch, seed=0):
+    """Every input a two-player model's discriminator `model.D` saw during one train_step."""
+    seen = []
+    hook = model.D.register_forward_hook(lambda mod, args, out: seen.append(args[0].detach().clone()))
+    model.train_step(batch, torch.Generator().manual_seed(seed))
+    hook.remove()
+    return seen
+
+
 def read_json(path):
     return json.loads(Path(path).read_text())
 

@@ -14,7 +14,7 @@ from genbench.models import build_model
 from genbench.models.nets import LinearMaxout
 from genbench.recipes import load_recipe, load_suite
 from genbench.training import TrainConfig
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_one_line_error, discriminator_inputs as d_inputs
 
 PAPER_NETS = {"latent": 2, "hidden": 40, "layers": 4, "batch_norm": True, "g_activation": "relu",
               "discriminator": "maxout", "d_hidden": 20, "d_layers": 3, "maxout_pieces": 5, "init_std": 0.02}
@@ -26,15 +26,6 @@ def one_thread():
     torch.set_num_threads(1)  # reductions in a fixed order, so reference numbers are exact
     yield
     torch.set_num_threads(threads)
-
-
-def d_inputs(model, batch, seed=0):
-    """Every input the discriminator saw during one train_step."""
-    seen = []
-    hook = model.D.register_forward_hook(lambda mod, args, out: seen.append(args[0].detach().clone()))
-    model.train_step(batch, torch.Generator().manual_seed(seed))
-    hook.remove()
-    return seen
 
 
 @pytest.mark.parametrize("update", ["alternating", "simultaneous"])

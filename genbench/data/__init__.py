@@ -116,4 +116,4 @@ def check_samples(samples: np.ndarray | torch.Tensor, dataset: Dataset, what: st
 
 
 # Registration happens on import: one module per dataset.
-from genbench.data import digits, fashion_mnist, mixtures, mnist, oracle, stacked_digits, text  # noqa: E402,F401
+from genbench.data import digits, fashion_mnist, mixtures, mnist, oracle, stacked_digits, text, veegan_ring  # noqa: E402,F401

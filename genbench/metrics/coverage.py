@@ -4,7 +4,10 @@ Modes given by centres (ring8, grid25; the PacGAN protocol, Lin et al. 2018, Sec
 samples; each goes to its nearest mode by std-normalised distance ||x - m_k|| / sigma and is high
 quality when that distance is below 3. Reported: modes covered (at least one high-quality
 sample), the high-quality fraction, and the reverse KL  KL(q || uniform) = sum_k q_k log(K q_k)
-of the histogram q of high-quality samples over modes. With no high-quality sample at all,
+of the histogram q of high-quality samples over modes. The two counts are VEEGAN's (Srivastava et al.
+2017, Sec. 5.1: high quality "within three standard deviations of the nearest mode"; modes captured,
+"the number of mixture components whose mean is nearest to at least one high quality sample"), which
+PacGAN took over: one definition for both papers' tables. With no high-quality sample at all,
 reverse KL is reported as log K, its value for a model collapsed onto a single mode.
 
 Modes given by labels (stacked digits; the Stacked-MNIST protocol of VEEGAN and PacGAN): 26,000

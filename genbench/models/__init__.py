@@ -158,4 +158,5 @@ from genbench.models import (  # noqa: E402,F401
     transformer,
     unet_ddpm,
     vae,
+    veegan,
 )

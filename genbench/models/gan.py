@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from genbench.models import register_model
 from genbench.models.nets import mlp
-from genbench.models.neural import NeuralModel, lr_factor, param_groups
+from genbench.models.neural import NeuralModel, player_optimizers
 from genbench.registry import Count, Fraction, Natural, NonNegative, Proportion
 
 
@@ -138,11 +138,7 @@ class GAN(NeuralModel):
         return x[:k * self.pack].reshape(k, self.pack * x.shape[1], *x.shape[2:])
 
     def configure_training(self, cfg) -> None:
-        betas = (cfg.beta1, cfg.beta2)
-        # AdamW as every other neural family, so `weight_decay` is decoupled decay everywhere.
-        self.opt_d = torch.optim.AdamW(param_groups(self.D, cfg), lr=cfg.lr, betas=betas)
-        self.opt_g = torch.optim.AdamW(param_groups(self.G, cfg), lr=cfg.lr, betas=betas)
-        self.sched = [torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for o in (self.opt_d, self.opt_g)]
+        (self.opt_d, self.opt_g), self.sched = player_optimizers(cfg, [self.D], [self.G])
         self.grad_clip = cfg.grad_clip
 
     def optimizers(self) -> list:

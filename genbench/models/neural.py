@@ -41,6 +41,15 @@ def param_groups(module: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
+def player_optimizers(cfg: TrainConfig, *players: list[torch.nn.Module]) -> tuple[list, list]:
+    """For a model of several players (a GAN's D and G), each a list of modules trained together: one
+    AdamW per player (as every neural family, so `weight_decay` is decoupled decay everywhere) with the
+    recipe's settings, and its learning-rate schedule."""
+    opts = [torch.optim.AdamW([g for m in player for g in param_groups(m, cfg)], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+            for player in players]
+    return opts, [torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg)) for o in opts]
+
+
 class NeuralModel(GenerativeModel):
     def loss(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
