@@ -342,9 +342,15 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     model, config = load_checkpoint(checkpoint, device=str(dev))
     # As its run was scored, where the flags do not say otherwise: re-scoring a run's checkpoint gives its record.
     protocol = ScoreConfig.of_checkpoint(config, str(Path(checkpoint).with_suffix(".json")))
-    metrics = protocol.metrics if metrics is None else metrics
     n_samples = protocol.n_samples if n_samples is None else n_samples
-    options = {**protocol.eval_options,
+    eval_options = protocol.eval_options
+    if metrics is None:
+        metrics = protocol.metrics
+    else:  # the recorded windows for the metrics asked for that take them (val-loss), none for the others
+        from genbench.metrics import options_taken
+
+        eval_options = {k: v for k, v in eval_options.items() if any(k in options_taken(m) for m in metrics)}
+    options = {**eval_options,
                **metric_options(extractor or protocol.extractor, inception_weights, kid_subset_size, baselines)}
     ds_name = config.get("dataset")
     if dataset is not None and dataset != ds_name:

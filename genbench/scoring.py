@@ -11,7 +11,7 @@ from genbench.data import Dataset
 from genbench.drawing import CHECKPOINT_CHUNK
 from genbench.env import available_memory
 from genbench.errors import GenbenchError
-from genbench.metrics import METRICS, Metric, build_metric
+from genbench.metrics import METRICS, Metric, build_metric, options_taken
 
 SAMPLE_COPIES = 2  # drawn samples are held twice at once: the chunks and their concatenation (float32)
 
@@ -68,12 +68,10 @@ CONTEXT_OPTIONS = {"baselines"}  # where weights are found, for whichever metric
 def check_options_taken(chosen: list[Metric], options: dict | None) -> None:
     """Refuse an option that none of the chosen metrics takes (build_metric would drop it silently, so
     `--kid-subset-size` on a likelihood would read as applied)."""
-    import inspect
-
     for key, value in (options or {}).items():
         if value is None or key in CONTEXT_OPTIONS:
             continue
-        if not any(key in inspect.signature(type(m).__init__).parameters for m in chosen):
+        if not any(key in options_taken(m.name) for m in chosen):
             names = ", ".join(m.name for m in chosen)
             raise GenbenchError(f"--{key.replace('_', '-')} is taken by none of the metrics scored ({names}); drop it "
                                 "or choose a metric that takes it")

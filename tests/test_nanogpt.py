@@ -270,3 +270,6 @@ def test_nanogpt_recipes_load_and_train_two_steps(tmp_path, recipe_id):
 
     again = score(checkpoint=tmp_path / recipe_id / "seed0/model.safetensors", device="cpu", quiet=True)
     assert again["metrics"] == record["metrics"]
+    # Other metrics asked for do not take the windows: they are not refused for them.
+    assert score(checkpoint=tmp_path / recipe_id / "seed0/model.safetensors", device="cpu", quiet=True,
+                 metrics="perplexity")["metrics"]["perplexity"] == record["metrics"]["perplexity"]

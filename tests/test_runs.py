@@ -163,3 +163,15 @@ def test_a_checkpoints_score_table_is_checked(tmp_path, bad, message):
     with pytest.raises(GenbenchError, match=message.replace("(", r"\(")) as e:
         score(checkpoint=ckpt, device="cpu", quiet=True)
     assert "\n" not in str(e.value)
+
+
+def test_an_option_no_chosen_metric_takes_is_refused(tmp_path):
+    """build_metric drops options a metric does not take: asked for with none that takes it, the option
+    would read as applied, so it is refused in one line."""
+    from genbench.scoring import select_metrics
+    from genbench.data import load_dataset
+
+    ring = load_dataset("ring8")
+    with pytest.raises(GenbenchError, match=r"--kid-subset-size is taken by none of the metrics scored \(coverage\)"):
+        select_metrics(ring, ["coverage"], False, False, {"kid_subset_size": 50, "baselines": str(tmp_path)})
+    assert [m.name for m in select_metrics(ring, ["coverage"], False, False, {"kid_subset_size": None})] == ["coverage"]

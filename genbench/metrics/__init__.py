@@ -118,13 +118,17 @@ def outputs_help(tolerances: bool = False) -> str:
     return "\n".join(lines)
 
 
-def build_metric(name: str, options: dict | None = None) -> Metric:
-    """Instantiate a metric with the options its constructor takes (e.g. extractor=...)."""
+def options_taken(name: str) -> set[str]:
+    """The options metric `name` is built with (its constructor's keywords)."""
     import inspect
 
-    cls = METRICS.get(name)
-    accepted = inspect.signature(cls.__init__).parameters
-    return cls(**{k: v for k, v in (options or {}).items() if k in accepted and v is not None})
+    return set(inspect.signature(METRICS.get(name).__init__).parameters) - {"self"}
+
+
+def build_metric(name: str, options: dict | None = None) -> Metric:
+    """Instantiate a metric with the options its constructor takes (e.g. extractor=...)."""
+    accepted = options_taken(name)
+    return METRICS.get(name)(**{k: v for k, v in (options or {}).items() if k in accepted and v is not None})
 
 
 from genbench.metrics import (  # noqa: E402,F401,I001
