@@ -174,14 +174,19 @@ def score_features(features: str, reference_features: str, metrics: list[str] | 
     gen, ref = load_features(features, "--features"), load_features(reference_features, "--reference-features")
     if gen.shape[1] != ref.shape[1]:
         raise GenbenchError(f"--features have {gen.shape[1]} dimensions, --reference-features {ref.shape[1]}")
-    values = {}
+    values, stderr, info = {}, {}, {}
     for name in metrics or FEATURE_METRICS:
         metric = build_metric(name, options)
         if not isinstance(metric, ImageMetric) or "features" not in metric.needs_features:
             raise GenbenchError(f"metric {name!r} cannot be computed from features alone; "
                                 f"choose from {', '.join(FEATURE_METRICS)}")
-        values.update({f"{k}@features": v for k, v in metric.from_features({"features": gen}, {"features": ref}).items()})
-    return {"metrics": values, "metric_names": list(metrics or FEATURE_METRICS), "info": {}, "dataset": None,
+        measured, errors = metric.measure_features({"features": gen}, {"features": ref})
+        values.update({f"{k}@features": v for k, v in measured.items()})
+        stderr.update({f"{k}@features": v for k, v in errors.items()})
+        if extra := metric.info(None, None):
+            info[name] = extra
+    return {"metrics": values, **({"stderr": stderr} if stderr else {}), "metric_names": list(metrics or FEATURE_METRICS),
+            "info": info, "dataset": None,
             "n_samples": len(gen),
             "reference_samples": len(ref), "features_file": str(features),
             "reference_features_file": str(reference_features)}
@@ -202,6 +207,8 @@ def score_text(text: str, refs: str | list[str] | None, json: str | None = None,
            "info": {CorpusTranslation.name: result["signatures"]}, "n_samples": result["segments"], "dataset": None,
            "text": str(text), "refs": [str(r) for r in refs], "sentences": result["sentences"],
            "sacrebleu": result["sacrebleu"]}
+    if "confidence" in result:  # --sacrebleu confidence: each score's bootstrap mean and 95% half-width
+        out["confidence"] = result["confidence"]
     if compare is not None:
         out.update({"compare": str(compare), "paired_bootstrap": result["paired_bootstrap"]})
     out.update({"versions": env.versions(), "wall_time_s": time.perf_counter() - start})
@@ -228,7 +235,7 @@ def score_hf(hf_model: str, dataset: str | None, metrics: list[str] | None, hf_s
     from genbench import env
     from genbench.data import load_dataset
     from genbench.data.text import not_text
-    from genbench.hf import score_hf_model
+    from genbench.hf import library_versions, score_hf_model
     from genbench.metrics.bits_per_byte import BitsPerByte
 
     if dataset is None:
@@ -242,34 +249,42 @@ def score_hf(hf_model: str, dataset: str | None, metrics: list[str] | None, hf_s
     start = time.perf_counter()
     values, info = score_hf_model(hf_model, data, hf_stride, dev)
     out = {"metrics": values, "metric_names": [BitsPerByte.name], "info": {BitsPerByte.name: info},
-           "dataset": data.name, "hf_model": str(hf_model), "versions": env.versions(), "device": dev.type,
+           "dataset": data.name, "hf_model": str(hf_model), "versions": {**env.versions(), **library_versions()},
+           "device": dev.type,
            "wall_time_s": time.perf_counter() - start}
     if json is not None:
         write_output_json(json, out)
     return out
 
 
-def score_given_text(text: str, refs, json, sacrebleu, compare, dataset, metrics, inception_weights) -> dict:
+def score_given_text(text: str, refs, json, sacrebleu, compare, dataset, metrics, inception_weights,
+                     bootstrap) -> dict:
     """--text: system outputs against --refs."""
     if dataset is not None or metrics is not None:
         raise GenbenchError("--text is scored against --refs with corpus BLEU, chrF and TER; "
                             "drop --dataset/--metrics")
+    if bootstrap is not None:
+        raise GenbenchError("--bootstrap resamples image samples; for --text, sacrebleu's own interval is "
+                            "--sacrebleu confidence (and confidence-n=N)")
     check_inception_weights(inception_weights, None)
     return score_text(text, refs, json, sacrebleu, compare)
 
 
 def score_given_hf_model(hf_model: str, dataset, metrics, hf_stride, device, json, n_samples, extractor,
-                         kid_subset_size, inception_weights) -> dict:
+                         kid_subset_size, inception_weights, bootstrap) -> dict:
     """--hf-model: a causal LM folder, on a text dataset's held-out text."""
     check_inception_weights(inception_weights, None)
-    for flag, value in (("--n-samples", n_samples), ("--extractor", extractor), ("--kid-subset-size", kid_subset_size)):
+    for flag, value in (("--n-samples", n_samples), ("--extractor", extractor), ("--kid-subset-size", kid_subset_size),
+                        ("--bootstrap", bootstrap)):
         if value is not None:
             raise GenbenchError(f"{flag} does not apply to --hf-model (it is scored on held-out text); drop it")
     return score_hf(hf_model, dataset, metrics, hf_stride, device, json)
 
 
-def metric_options(extractor, inception_weights, kid_subset_size, baselines) -> dict:
+def metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap=None) -> dict:
     """The options of the metrics on samples or features, checked before anything loads."""
+    if bootstrap is not None and bootstrap < 2:
+        raise GenbenchError(f"--bootstrap must be at least 2 resamples (a standard error needs two), got {bootstrap}")
     if kid_subset_size is not None:
         from genbench.metrics.fidelity import MIN_ROWS
 
@@ -284,18 +299,18 @@ def metric_options(extractor, inception_weights, kid_subset_size, baselines) -> 
 
         baselines_dir(baselines)  # refuse a folder that does not exist, whatever is scored
     return {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size,
-            "baselines": baselines}
+            "baselines": baselines, "bootstrap": bootstrap}
 
 
 def score_given_features(features: str, reference_features: str, dataset, metrics, json, extractor,
-                         inception_weights, kid_subset_size, baselines) -> dict:
+                         inception_weights, kid_subset_size, baselines, bootstrap) -> dict:
     """--features: arrays extracted elsewhere, against --reference-features."""
     from genbench import env
 
     if dataset is not None:  # refused, not ignored: features carry no dataset to check them against
         raise GenbenchError("--dataset does not apply to --features: they are scored against --reference-features "
                             "alone; drop --dataset")
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)
     check_inception_weights(inception_weights, None)
     out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
     if json is not None:
@@ -319,7 +334,8 @@ def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, sco
                                 f"({', '.join(result['metric_names'])}); ask --metrics for one that does")
         atomic_write_npy(save_samples, result["samples"].numpy())
         source = {**source, "saved_samples": str(save_samples)}
-    out = {"metrics": result["metrics"], "metric_names": result["metric_names"], "info": result["info"],
+    out = {"metrics": result["metrics"], **({"stderr": result["stderr"]} if "stderr" in result else {}),
+           "metric_names": result["metric_names"], "info": result["info"],
            "n_samples": result["n_samples"],
            "dataset": data.name, **source, "scoring_seed": scoring_seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
@@ -329,7 +345,7 @@ def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, sco
 
 
 def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                           inception_weights, kid_subset_size, baselines, quiet, save_samples) -> dict:
+                           inception_weights, kid_subset_size, baselines, bootstrap, quiet, save_samples) -> dict:
     """--checkpoint: a trained model, sampled here."""
     from genbench import env
     from genbench.checkpoint import load_checkpoint
@@ -337,7 +353,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     from genbench.score_config import ScoreConfig
     from genbench.scoring import check_sample_memory
 
-    metric_options(extractor, inception_weights, kid_subset_size, baselines)  # checked before the model loads
+    metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)  # checked before the model loads
     dev = env.resolve_device(device)
     model, config = load_checkpoint(checkpoint, device=str(dev))
     # As its run was scored, where the flags do not say otherwise: re-scoring a run's checkpoint gives its record.
@@ -351,7 +367,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
 
         eval_options = {k: v for k, v in eval_options.items() if any(k in options_taken(m) for m in metrics)}
     options = {**eval_options,
-               **metric_options(extractor or protocol.extractor, inception_weights, kid_subset_size, baselines)}
+               **metric_options(extractor or protocol.extractor, inception_weights, kid_subset_size, baselines, bootstrap)}
     ds_name = config.get("dataset")
     if dataset is not None and dataset != ds_name:
         raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
@@ -374,12 +390,12 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
 
 
 def score_given_samples(samples: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                        inception_weights, kid_subset_size, baselines, quiet) -> dict:
+                        inception_weights, kid_subset_size, baselines, bootstrap, quiet) -> dict:
     """--samples: a .npy/.npz file or a folder of PNG images."""
     from genbench import env
     from genbench.data import check_samples, load_dataset
 
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)
     dev = env.resolve_device(device)
     if dataset is None:
         raise GenbenchError("--samples needs --dataset NAME to score against")
@@ -391,14 +407,14 @@ def score_given_samples(samples: str, dataset, metrics, json, n_samples, scoring
 
 
 def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                        inception_weights, kid_subset_size, baselines, quiet, save_samples) -> dict:
+                        inception_weights, kid_subset_size, baselines, bootstrap, quiet, save_samples) -> dict:
     """--factory: the user's model, built by their factory and sampled here."""
     from genbench import env
     from genbench.data import load_dataset
     from genbench.factories import describe, factory_samples, parse_kwargs
     from genbench.scoring import check_sample_memory, samples_wanted
 
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines)
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)
     dev = env.resolve_device(device)
     factory_kwargs = parse_kwargs(factory_kwargs)  # bad JSON is refused before anything loads
     if dataset is None:
@@ -477,7 +493,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
           text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
           quiet: bool = False, factory=None, factory_kwargs: str | dict | None = None,
           hf_model: str | None = None, hf_stride: int | None = None, sacrebleu: list[str] | dict | None = None,
-          compare: str | None = None, save_samples: str | None = None) -> dict:
+          compare: str | None = None, save_samples: str | None = None, bootstrap: int | None = None) -> dict:
     """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own model built by
     `factory` ('pkg.module:build' or the function itself, called with `factory_kwargs`; see
     genbench/factories.py), feature arrays, a Hugging Face causal LM folder (bits per character and
@@ -489,6 +505,8 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
     `json`: a file written atomically, or '-' (also '/dev/stdout') for standard output.
     `save_samples`: a .npy file for the samples drawn here (checkpoint or factory) as they were scored.
+    `bootstrap`: N resamples of the samples (or features) for the image metrics' standard errors, in
+    the result's "stderr" (off by default: each resample re-scores, the features are extracted once).
     """
     args = dict(locals())
     for name in ("checkpoint", "samples", "json", "inception_weights", "features", "reference_features", "text",
@@ -498,6 +516,7 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     keywords.integer("n_samples", n_samples)
     keywords.integer("kid_subset_size", kid_subset_size)
     keywords.integer("hf_stride", hf_stride)
+    keywords.integer("bootstrap", bootstrap)
     keywords.boolean("quiet", quiet)
     if scoring_seed is not None:
         seeds.check(scoring_seed, "--scoring-seed")

@@ -20,7 +20,7 @@ import torch
 
 from genbench.data import Dataset
 from genbench.errors import GenbenchError
-from genbench.metrics.bits_per_byte import BitsPerByte, held_out_text, stream_nll
+from genbench.metrics.bits_per_byte import BitsPerByte, count_words, held_out_text, stream_nll
 
 DEFAULT_LENGTH = 2048  # lm-evaluation-harness's, for a model that states none
 PICKLED = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -140,7 +140,7 @@ def score_hf_model(path: str | Path, dataset: Dataset, stride: int | None, devic
     """(metrics, info) of the causal LM in `path` on `dataset`'s held-out text."""
     model, tokenizer = load_causal_lm(path, device)
     window = context_length(model, tokenizer)
-    stride = window // 2 if stride is None else stride
+    stride = window if stride is None else stride  # lm-evaluation-harness's rolling windows
     if not 1 <= stride <= window:
         raise GenbenchError(f"--hf-stride must be in 1..{window} (the model's context length), got {stride}")
     begin = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
@@ -159,7 +159,14 @@ def score_hf_model(path: str | Path, dataset: Dataset, stride: int | None, devic
                             f"token {tokenizer.unk_token!r}, so their bits would not be counted")
     nll = stream_nll(lambda x: model(input_ids=x.to(device)).logits, torch.tensor(ids), begin, window, stride,
                      model.config.vocab_size)
-    info = {"window": window, "stride": stride, "tokens": len(ids), "characters": len(text),
-            "bytes": len(text.encode("utf-8")), "model_type": model.config.model_type,
-            "transformers": importlib.metadata.version("transformers")}
-    return BitsPerByte.from_nll(nll, text), info
+    windows = ("lm-evaluation-harness's rolling windows (stride = context)" if stride == window else
+               f"overlapping windows advancing {stride} of {window} tokens (not lm-evaluation-harness's: it reads lower)")
+    info = {"window": window, "stride": stride, "windows": windows, "tokens": len(ids), "characters": len(text),
+            "bytes": len(text.encode("utf-8")), "words": count_words(text), "documents": 1,
+            "model_type": model.config.model_type}
+    return BitsPerByte.from_nll(nll, text, len(ids)), info
+
+
+def library_versions() -> dict[str, str]:
+    """transformers' and tokenizers' versions, for a result's `versions` (they set the tokens and the logits)."""
+    return {name: importlib.metadata.version(name) for name in ("transformers", "tokenizers")}

@@ -137,11 +137,15 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
     values: dict[str, float] = {}
     info: dict[str, dict[str, str]] = {}
     unscored: dict[str, str] = {}
+    stderr: dict[str, float] = {}  # output -> standard error, where a metric estimates one (--bootstrap)
     for metric in tqdm(chosen, desc="scoring", unit="metric", disable=not progress or None, leave=False):
         if broken and metric.samples_needed(dataset) > 0:
             unscored[metric.name] = broken
             continue
-        values.update(metric.compute(samples, dataset, model, **({"generator": generator} if metric.uses_generator else {})))
+        measured, errors = metric.measure(samples, dataset, model,
+                                          **({"generator": generator} if metric.uses_generator else {}))
+        values.update(measured)
+        stderr.update(errors)
         if extra := metric.info(samples, dataset, model):
             info[metric.name] = extra
     if not values:
@@ -149,6 +153,7 @@ def evaluate(dataset: Dataset, metrics: list[str] | None = None, model=None, sam
     kept = {"samples": samples} if keep_samples else {}
     return {
         **kept,
+        **({"stderr": stderr} if stderr else {}),
         "metrics": values,
         "info": info,
         "unscored": unscored,  # metric -> why it has no value

@@ -106,15 +106,58 @@ def test_windows_score_every_token_once_within_the_context(n, window, stride):
     assert scored == list(range(n))
 
 
-def test_default_stride_is_half_the_context(cli, tmp_path, tiny, monkeypatch):
+def test_default_stride_is_the_whole_context(cli, tmp_path, tiny, monkeypatch):
     import genbench.hf
 
     seen = {}
     monkeypatch.setattr(genbench.hf, "stream_nll", lambda *a: seen.setdefault("args", a) and 1.0)
     code, _, err = cli("score", "--hf-model", tiny[0], "--dataset", "shakespeare-char", "--json", tmp_path / "o.json")
     assert code == 0, err
-    assert seen["args"][3:5] == (WINDOW, WINDOW // 2)
-    assert read_json(tmp_path / "o.json")["info"]["bits-per-byte"]["stride"] == WINDOW // 2
+    assert seen["args"][3:5] == (WINDOW, WINDOW)
+    info = read_json(tmp_path / "o.json")["info"]["bits-per-byte"]
+    assert info["stride"] == WINDOW and "lm-evaluation-harness's rolling windows" in info["windows"]
+
+
+def rolling_windows(tokens: list[int], prefix: int, max_len: int):
+    """lm-evaluation-harness's get_rolling_token_windows with context_len = 1, as loglikelihood_rolling
+    calls it: (input, targets) pairs, the first from the prefix token, then disjoint blocks of max_len."""
+    first = min(max_len, len(tokens))
+    yield [prefix] + tokens[:first - 1], tokens[:first]
+    done = first
+    while done < len(tokens):
+        n = min(len(tokens) - done, max_len)
+        end = done + n
+        yield tokens[max(0, end - max_len - 1):end - 1], tokens[end - n:end]
+        done = end
+
+
+def test_default_equals_lm_eval_rolling_loglikelihood_and_its_perplexities(cli, tmp_path, tiny, held_out):
+    """With no --hf-stride the nats are lm-evaluation-harness's loglikelihood_rolling of the text, and
+    byte_perplexity, word_perplexity, bits_per_byte its perplexity task's aggregates of them."""
+    import re
+
+    folder, model, tokenizer = tiny
+    code, _, err = cli("score", "--hf-model", folder, "--dataset", "shakespeare-char", "--json", tmp_path / "o.json",
+                       "-q")
+    assert code == 0, err
+    result = read_json(tmp_path / "o.json")
+    text = held_out[1]
+    ids = tokenizer(text)["input_ids"]
+    nll = 0.0
+    for inputs, targets in rolling_windows(ids, tokenizer.bos_token_id, WINDOW):
+        with torch.no_grad():
+            logp = model(torch.tensor([inputs])).logits[0].log_softmax(-1)
+        logp = logp[-len(targets):]  # the last len(targets) positions predict the targets
+        nll -= logp[torch.arange(len(targets)), torch.tensor(targets)].double().sum().item()
+    m, words, n_bytes = result["metrics"], len(re.split(r"\s+", text)), len(text.encode("utf-8"))
+    assert m["bits_per_byte"] == pytest.approx(nll / n_bytes / math.log(2), rel=1e-6)
+    assert m["byte_perplexity"] == pytest.approx(math.exp(nll / n_bytes), rel=1e-6)
+    assert m["word_perplexity"] == pytest.approx(math.exp(nll / words), rel=1e-5)
+    assert m["token_perplexity"] == pytest.approx(math.exp(nll / len(ids)), rel=1e-5)
+    info = result["info"]["bits-per-byte"]
+    assert (info["words"], info["tokens"], info["documents"]) == (words, len(ids), 1)
+    assert result["versions"]["transformers"] == transformers.__version__
+    assert result["versions"]["tokenizers"] == tokenizers.__version__
 
 
 def save_bert(folder):

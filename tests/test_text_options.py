@@ -122,6 +122,28 @@ def test_paired_bootstrap_equals_sacrebleu(cli, files, tmp_path, n):
     assert test["corpus_bleu"]["p_value"] < 0.05  # a clearly better system
 
 
+@pytest.mark.parametrize("n", [None, 300])
+def test_confidence_equals_sacrebleu(cli, files, tmp_path, n):
+    """--sacrebleu confidence is sacrebleu's --confidence: corpus_score(n_bootstrap=N)'s mean and 95%
+    half-width for each metric, its line (μ = mean ± ci) and its signature (bs, seed) as sacrebleu's."""
+    extra = [] if n is None else ["--sacrebleu", f"confidence-n={n}"]
+    code, out, err = cli("score", "--text", files["h"], "--refs", files["r"], files["r2"], "--sacrebleu", "confidence",
+                         *extra, "--json", tmp_path / "s.json")
+    assert code == 0, err
+    doc = read_json(tmp_path / "s.json")
+    for key, metric in (("corpus_bleu", BLEU()), ("chrf", CHRF()), ("ter", TER())):
+        want = metric.corpus_score(HYPS, [REFS, REFS2], n_bootstrap=n or 1000)
+        got = doc["confidence"][key]
+        assert (got["mean"], got["ci"], got["resamples"]) == (pytest.approx(want._mean), pytest.approx(want._ci),
+                                                              n or 1000)
+        assert doc["metrics"][key] == pytest.approx(want.score)
+        signature = str(metric.get_signature())
+        assert doc["info"]["sacrebleu"][key] == signature and f"bs:{n or 1000}|" in signature
+        assert doc["sacrebleu"][key]["line"] == want.format(signature=signature)
+        assert "μ = " in doc["sacrebleu"][key]["line"] and doc["sacrebleu"][key]["line"] in out
+    assert 0 < doc["confidence"]["corpus_bleu"]["ci"] < 50
+
+
 BAD = [  # (flags, what the one line says)
     (["--sacrebleu", "tokenise=intl"], "unknown sacrebleu option 'tokenise'", "did you mean 'tokenize'"),
     (["--sacrebleu", "tokenize=intll"], "unknown value 'intll'", "did you mean 'intl'"),
@@ -136,6 +158,9 @@ BAD = [  # (flags, what the one line says)
     (["--sacrebleu", "smooth-method=floor", "--sacrebleu", "smooth-value=nan"], "smooth-value must be > 0"),
     (["--sacrebleu", "paired-bs-n=100"], "paired-bs-n goes with --compare"),
     (["--sacrebleu", "paired-bs-n=0", "--compare", "b.txt"], "paired-bs-n must be >= 1"),
+    (["--sacrebleu", "confidence-n=100"], "confidence-n goes with confidence"),
+    (["--sacrebleu", "confidence", "--sacrebleu", "confidence-n=1"], "confidence-n must be >= 2"),
+    (["--sacrebleu", "confidence", "--bootstrap", "10"], "--sacrebleu confidence"),
     (["--compare", "short.txt"], "--compare file", "has 2 lines but reference file"),
     (["--refs", "short.txt"], "has 5 lines but reference file", "short.txt has 2"),
 ]

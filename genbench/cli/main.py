@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a sacrebleu command-line option for --text (repeatable), named as there: tokenize=intl, "
                          "lowercase, smooth-method=floor, smooth-value=0.1, chrf-word-order=2 (chrF++), "
                          "chrf-char-order, chrf-beta, chrf-whitespace, chrf-lowercase, chrf-eps-smoothing, "
-                         "ter-case-sensitive, ter-asian-support, ter-no-punct, ter-normalized, paired-bs-n=N; "
-                         "each is recorded in the signatures")
+                         "ter-case-sensitive, ter-asian-support, ter-no-punct, ter-normalized, paired-bs-n=N, "
+                         "confidence (a 95%% bootstrap interval per score, sacrebleu's --confidence) and "
+                         "confidence-n=N (its resamples, default 1000); each is recorded in the signatures")
     sp.add_argument("--compare", metavar="BASELINE",
                     help="another system's outputs for --text: paired bootstrap resampling (sacrebleu's --paired-bs) "
                          "of --text against it, p-value per metric")
@@ -138,12 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--inception-weights", help="path of weights-inception-2015-12-05-6726825d.pth "
                                                 "(or set GENBENCH_INCEPTION_WEIGHTS)")
     sp.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
+    sp.add_argument("--bootstrap", type=int, metavar="N",
+                    help="standard errors of the image metrics (FID, KID, IS, precision/recall, density/coverage) "
+                         "over N resamples of the samples with replacement, printed as ± and kept in --json's "
+                         "\"stderr\" (off by default; the features are extracted once, each resample re-scores)")
     sp.add_argument("--reference-features", help="(N, d) reference features for --features")
     sp.add_argument("--factory-kwargs", metavar="JSON",
                     help="keyword arguments for the --factory function, a JSON object, e.g. '{\"width\": 64}'")
     sp.add_argument("--hf-stride", type=int, metavar="N",
-                    help="--hf-model: tokens each window of the model's context advances (default: half the "
-                         "context; the context itself gives lm-evaluation-harness's rolling windows)")
+                    help="--hf-model: tokens each window of the model's context advances (default: the whole "
+                         "context, lm-evaluation-harness's rolling windows; less gives each token more context and "
+                         "reads lower, named in the result)")
     sp.add_argument("--baselines", help="folder whose <dataset>/classifier.* weights the domain extractors load "
                                         "(default: ./baselines or $GENBENCH_BASELINES)")
 
@@ -275,13 +281,14 @@ def cmd_list(args) -> int:
     return 0
 
 
-def print_scores(metrics: dict) -> None:
+def print_scores(metrics: dict, stderr: dict | None = None) -> None:
     from genbench.metrics import output_spec
 
     width = max(len(k) for k in metrics) if metrics else 0
     for k, v in metrics.items():
         spec = output_spec(k)
-        print(f"  {k:{width}s}  {v:.6g}  ({spec.direction} is better; {spec.units})")
+        se = f" ± {stderr[k]:.3g} (bootstrap standard error)" if k in (stderr or {}) else ""
+        print(f"  {k:{width}s}  {v:.6g}{se}  ({spec.direction} is better; {spec.units})")
 
 
 def cmd_train(args) -> int:
@@ -307,7 +314,8 @@ def cmd_score(args) -> int:
                 reference_features=args.reference_features, text=args.text, refs=args.refs,
                 baselines=args.baselines, quiet=args.quiet, factory=args.factory,
                 factory_kwargs=args.factory_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
-                sacrebleu=args.sacrebleu, compare=args.compare, save_samples=args.save_samples)
+                sacrebleu=args.sacrebleu, compare=args.compare, save_samples=args.save_samples,
+                bootstrap=args.bootstrap)
     # --json - : standard output carries the JSON alone, so the summary goes to stderr
     with contextlib.redirect_stdout(sys.stderr) if is_stdout(args.json) else contextlib.nullcontext():
         print_score_summary(out, args.json)
@@ -325,7 +333,7 @@ def print_score_summary(out: dict, json: str | None) -> None:
         print(f"{out['text']}: {out['n_samples']} segments")
     else:
         print(f"{out['features_file']}: {out['n_samples']} feature vectors")
-    print_scores(out["metrics"])
+    print_scores(out["metrics"], out.get("stderr"))
     if "sacrebleu" in out:  # sacrebleu's own lines, as `sacrebleu -f text` prints them
         for line in out["sacrebleu"].values():
             print(f"  {line['line']}")

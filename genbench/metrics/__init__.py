@@ -89,6 +89,11 @@ class Metric:
     def compute(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, float]:
         raise NotImplementedError
 
+    def measure(self, samples: torch.Tensor | None, reference: Dataset, model=None, **kw) -> tuple[dict, dict]:
+        """The outputs and the standard errors of those that have one (`score --bootstrap`); a metric
+        that estimates none returns its values and an empty dict."""
+        return self.compute(samples, reference, model, **kw), {}
+
     def info(self, samples: torch.Tensor | None, reference: Dataset, model=None) -> dict[str, str]:
         """Non-numeric facts that belong with the numbers (e.g. sacrebleu's signature). Default: none."""
         return {}

@@ -4,13 +4,19 @@ ranks beside the character baselines whatever its vocabulary:
 
     bits_per_char = -sum_t log2 p(token_t | tokens before it) / characters of the text
     bits_per_byte = the same sum / UTF-8 bytes of the text
+    byte_perplexity, word_perplexity, token_perplexity = exp(nats / bytes, words, tokens)
+
+with words counted as lm-evaluation-harness counts them (len(re.split(r"\\s+", text))), so its
+wikitext-style columns read alike. The text is one document (the datasets here have none inside).
 
 The held-out text is the test split decoded as one stream (on shakespeare-char: the characters
 the character baselines score). It is tokenized once, a begin-of-text token put in front, and read
 in windows of the model's context length L that advance by `stride` tokens; each window scores
 only the tokens no earlier window scored, so every token is scored exactly once, and once the
-text exceeds L each with at least L - stride tokens of context (stride = L gives
-lm-evaluation-harness's rolling windows). The character baselines' `bpc` scores each 128-character
+text exceeds L each with at least L - stride tokens of context. The default, stride = L, is
+lm-evaluation-harness's loglikelihood_rolling (its get_rolling_token_windows with context_len 1:
+disjoint windows, each read from the token before it); a smaller stride gives every token more
+context and reads lower, so it is named in the result. The character baselines' `bpc` scores each 128-character
 test row from its own start, so a model that sees more context than that has an advantage.
 
 `genbench score --hf-model DIR --dataset shakespeare-char` (genbench/hf.py loads the model).
@@ -19,6 +25,7 @@ test row from its own start, so a model that sees more context than that has an 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 import torch
@@ -77,12 +84,26 @@ class BitsPerByte(Metric):
                "language model with any tokenizer (genbench score --hf-model)", 0.003, 0.002, unit="bits per character"),
         Output("bits_per_byte", "lower", "held-out bits per UTF-8 byte of the test text read as one stream by a "
                "language model with any tokenizer (lm-evaluation-harness's bits_per_byte)", 0.003, 0.002, unit="bits per UTF-8 byte"),
+        Output("byte_perplexity", "lower", "exp(nats per UTF-8 byte) of the held-out text (lm-evaluation-harness's "
+               "byte_perplexity)", 0.003, 0.002, unit="perplexity per UTF-8 byte"),
+        Output("word_perplexity", "lower", "exp(nats per whitespace-separated word) of the held-out text "
+               "(lm-evaluation-harness's word_perplexity)", 0.01, 0.005, unit="perplexity per word"),
+        Output("token_perplexity", "lower", "exp(nats per token of the model's own tokenizer) of the held-out text; "
+               "compares only models that share a tokenizer", 0.01, 0.005, unit="perplexity per token"),
     )
 
     def applies(self, dataset: Dataset) -> str | None:
         return not_text(dataset) or "it scores a Hugging Face causal LM: use `genbench score --hf-model DIR --dataset NAME`"
 
     @staticmethod
-    def from_nll(nll: float, text: str) -> dict[str, float]:
-        bits = nll / math.log(2)
-        return {"bits_per_char": bits / len(text), "bits_per_byte": bits / len(text.encode("utf-8"))}
+    def from_nll(nll: float, text: str, tokens: int) -> dict[str, float]:
+        """Every output from the text's total negative log-likelihood `nll` (nats) over `tokens` tokens."""
+        bits, n_bytes = nll / math.log(2), len(text.encode("utf-8"))
+        return {"bits_per_char": bits / len(text), "bits_per_byte": bits / n_bytes,
+                "byte_perplexity": math.exp(nll / n_bytes), "word_perplexity": math.exp(nll / count_words(text)),
+                "token_perplexity": math.exp(nll / tokens)}
+
+
+def count_words(text: str) -> int:
+    """Words as lm-evaluation-harness's perplexity tasks count them (its _count_words)."""
+    return len(re.split(r"\s+", text))

@@ -6,6 +6,7 @@ recorded with its signatures: `genbench score --text HYPS.txt --refs REFS.txt [R
     chrF (Popovic 2015): character n-gram F-score, beta = 2; with word n-grams, chrF++ (Popovic 2017)
     TER (Snover et al. 2006): edits, shifts included, per reference word, as Tercom counts them
     paired bootstrap resampling (Koehn 2004): is the difference from a baseline system chance?
+    bootstrap confidence interval (`--sacrebleu confidence`): the 95% half-width over resampled segments
 
 Options (`--sacrebleu KEY=VALUE`) are sacrebleu's command-line options under their own names, so
 a sacrebleu command translates word for word; each lands in the signature as sacrebleu records it.
@@ -50,7 +51,7 @@ def read_segments(path: str | Path, what: str) -> list[str]:
 class Option:
     """One of sacrebleu's command-line options: the metric it configures and its keyword there."""
 
-    metric: str  # "bleu", "chrf", "ter", or "paired-bs" (the significance test)
+    metric: str  # "bleu", "chrf", "ter", "paired-bs" (the significance test) or "confidence" (the interval)
     keyword: str
     kind: type
     choices: tuple[str, ...] = ()
@@ -74,7 +75,10 @@ OPTIONS = {
     "ter-no-punct": Option("ter", "no_punct", bool),
     "ter-normalized": Option("ter", "normalized", bool),
     "paired-bs-n": Option("paired-bs", "n_samples", int, low=1),
+    "confidence": Option("confidence", "on", bool),
+    "confidence-n": Option("confidence", "n", int, low=2),
 }
+CONFIDENCE_N = 1000  # sacrebleu's --confidence-n default
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
@@ -115,7 +119,7 @@ def parse_options(items: list[str] | dict | None) -> dict[str, dict[str, object]
         else:
             key, eq, value = str(item).partition("=")
             pairs.append((key, value if eq else True))
-    out: dict[str, dict[str, object]] = {"bleu": {}, "chrf": {}, "ter": {}, "paired-bs": {}}
+    out: dict[str, dict[str, object]] = {"bleu": {}, "chrf": {}, "ter": {}, "paired-bs": {}, "confidence": {}}
     for key, value in pairs:
         name = str(key).strip().replace("_", "-")
         if name not in OPTIONS:
@@ -128,6 +132,8 @@ def parse_options(items: list[str] | dict | None) -> dict[str, dict[str, object]
                             f"{bleu.get('smooth_method', 'exp')!r}")
     if chrf.get("char_order", CHRF.CHAR_ORDER) + chrf.get("word_order", CHRF.WORD_ORDER) == 0:
         raise GenbenchError("sacrebleu options chrf-char-order and chrf-word-order are both 0: chrF counts nothing")
+    if "n" in out["confidence"] and not out["confidence"].get("on"):  # sacrebleu would ignore it: a silent no-op
+        raise GenbenchError("sacrebleu option confidence-n goes with confidence (the bootstrap interval it sizes)")
     return out
 
 
@@ -171,6 +177,18 @@ def paired_bootstrap(metrics: dict[str, object], system: list[str], baseline: li
     return out
 
 
+def bootstrap_interval(metric, stats: list, score, n: int) -> dict:
+    """sacrebleu's --confidence for one corpus score: `n` resamples of the segments (its seed,
+    $SACREBLEU_SEED, 12345 unless set), their mean and 95% half-width set on `score` (so its line
+    prints "μ = mean ± ci") and on `metric` (so its signature carries bs and seed), as corpus_score does."""
+    from sacrebleu.significance import _bootstrap_resample
+
+    metric.n_bootstrap = n
+    metric.seed, resampled = _bootstrap_resample(stats, metric, n)
+    score.estimate_ci(resampled)
+    return {"mean": float(score._mean), "ci": float(score._ci), "resamples": n}
+
+
 def sacrebleu_line(score, signature: str) -> dict:
     """A corpus score as sacrebleu reports it: its name (BLEU, chrF2, chrF2++ with word order 2, TER),
     the line its text output prints (`sacrebleu -f text`, verbose part included), and for BLEU the
@@ -209,11 +227,13 @@ class CorpusTranslation(Metric):
         h, columns = read_aligned(hyps, refs)
         baseline = None if compare is None else read_aligned(compare, refs, "--compare file")[0]
         refs_by_file = [list(c) for c in columns]
-        metrics, signatures, sentences, lines = {}, {}, {}, {}
+        metrics, signatures, sentences, lines, confidence = {}, {}, {}, {}, {}
         for key, metric in zip(KEYS, corpus, strict=True):
             stats = metric._extract_corpus_statistics(h, refs_by_file)  # once: corpus and sentence scores
             score = metric._aggregate_and_compute(stats)
             metrics[key] = score.score
+            if parsed["confidence"].get("on"):
+                confidence[key] = bootstrap_interval(metric, stats, score, parsed["confidence"].get("n", CONFIDENCE_N))
             signatures[key] = str(metric.get_signature())
             lines[key] = sacrebleu_line(score, signatures[key])
             one = sentence_bleu if metric is corpus[0] else metric
@@ -221,7 +241,7 @@ class CorpusTranslation(Metric):
         sentence_bleu.num_refs = corpus[0].num_refs  # as sacrebleu's sentence_score would have set it
         signatures["sentence_bleu"] = str(sentence_bleu.get_signature())
         out = {"metrics": metrics, "signatures": signatures, "segments": len(h), "sentences": sentences,
-               "sacrebleu": lines}
+               "sacrebleu": lines, **({"confidence": confidence} if confidence else {})}
         if baseline is not None:
             out["paired_bootstrap"] = paired_bootstrap(dict(zip(KEYS, corpus, strict=True)), h, baseline, refs_by_file,
                                                        **parsed["paired-bs"])
