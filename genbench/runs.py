@@ -62,6 +62,19 @@ def current_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
     return record if record["recipe_hash"] == recipe.hash else None
 
 
+def stale_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
+    """The run's record where it is of another recipe hash (the recipe changed since it ran), the
+    other side of `current_record`; None where there is none, it is current, or it is damaged."""
+    path = run_dir(runs, recipe, seed) / "record.json"
+    if not path.is_file():
+        return None
+    try:
+        record = read_record(path)
+    except GenbenchError:
+        return None  # a damaged record is refused where it is read as a run, not here
+    return record if record["recipe_hash"] != recipe.hash else None
+
+
 def existing_record(runs: str | Path, recipe: Recipe, seed: int) -> dict | None:
     """`current_record`, where a damaged record counts as no record: the run is (re)done."""
     try:

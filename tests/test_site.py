@@ -122,6 +122,7 @@ def test_the_page_in_headless_chromium(browser, built, tmp_path):
     driver = chromium(browser)
     try:
         driver.get((built["site"] / "index.html").as_uri())
+        assert driver.find_element(By.CSS_SELECTOR, ".suites .ran").text == f"{len(RECIPES)} of {len(RECIPES)} run"
         driver.find_element(By.LINK_TEXT, "web").click()
         assert driver.title == "Leaderboard: web"
         with pytest.raises(NoAlertPresentException):
@@ -165,9 +166,16 @@ def test_the_page_in_headless_chromium(browser, built, tmp_path):
         for img in driver.find_elements(By.CSS_SELECTOR, "img[src]"):
             assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0, \
                 img.get_attribute("src")
+        # Each in view at the window's width, however many metric columns follow (the samples come second).
+        for img in thumbs:
+            box = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.right, r.height];", img)
+            assert box[0] <= driver.execute_script("return window.innerWidth") and box[1] >= 150, box
+        full = thumbs[-1].find_element(By.XPATH, "ancestor::a").get_attribute("href")
         thumbs[-1].click()
         big = driver.find_element(By.CSS_SELECTOR, "dialog#enlarged img")
         assert big.is_displayed() and driver.execute_script("return arguments[0].naturalWidth", big) > 0
+        assert big.get_attribute("src") == full and driver.current_url.endswith("web.html")  # in place, not followed
+        assert big.size["height"] > thumbs[-1].size["height"]
         shot = tmp_path / "site.png"
         driver.save_screenshot(str(shot))
         big.click()
@@ -202,3 +210,129 @@ def test_the_browser_test_skips_without_selenium(tmp_path):
     done = subprocess.run([sys.executable, "-c", block], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0 and "1 skipped" in done.stdout and "needs selenium" in done.stdout, \
         done.stdout + done.stderr
+
+
+# What ran (issue 38 item 8): the index's "n of m run", thumbnails that enlarge, flagged rows.
+MINI = ["ring8/gmm", "grid25/gmm", "digits/gmm"]
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def write_record(runs, recipe, seed, metrics, unscored=None, digest=None, version=None):
+    """A sealed record as a run writes it, without the run: `digest` and `version` stand for an older recipe's."""
+    import json
+
+    from genbench.record_file import seal
+
+    record = {"recipe": recipe.id, "recipe_hash": digest or recipe.hash, "recipe_version": version or recipe.version,
+              "seed": seed, "dataset": recipe.dataset, "model": recipe.id.split("/")[1], "metrics": metrics,
+              "score": {"n_samples": 10, "unscored": unscored or {}}, "train": {"wall_time_s": 1.0}, "device": "cpu"}
+    folder = tmp_run_dir(runs, recipe, seed)
+    (folder / "record.json").write_text(json.dumps(seal(record)))
+    return folder
+
+
+def tmp_run_dir(runs, recipe, seed):
+    from genbench.runs import run_dir
+
+    folder = run_dir(runs, recipe, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def ran(tmp_path):
+    """A suite of three recipes, made of hand-written records (no training): ring8/gmm with seeds 0
+    and 1 current and seed 2 recorded by an older version of the recipe, grid25/gmm with seed 1's
+    sample metrics unscored (its samples were NaN), digits/gmm only stale; two with a sample plot."""
+    from genbench.recipes import load_recipe
+
+    baselines = tmp_path / "baselines"
+    shutil.copytree(REPO / "baselines", baselines)
+    (baselines / "suites.toml").write_text(f"[mini]\ndescription = \"three\"\nrecipes = {MINI!r}\n")
+    ring, grid, digits = (load_recipe(r, baselines) for r in MINI)
+    runs = tmp_path / "runs"
+    for s in (0, 1):
+        write_record(runs, ring, s, {"nll": 1.0 + s, "modes": 8})
+    (tmp_run_dir(runs, ring, 0) / "samples.png").write_bytes(PNG)
+    write_record(runs, ring, 2, {"nll": 9.0, "modes": 8}, digest="0ld0ld0ld0ld", version=1)
+    for s in (0, 1, 2):
+        nan = {"modes": "the model's sampler returned 3 of 10 samples with NaN or infinite values"} if s == 1 else {}
+        folder = write_record(runs, grid, s, {"nll": 2.0} if nan else {"nll": 2.0, "modes": 25}, unscored=nan)
+        if s == 0:
+            (folder / "samples.png").write_bytes(PNG)
+    for s in digits.seeds:
+        write_record(runs, digits, s, {"nll": 100.0}, digest="0ld0ld0ld0ld", version=1)
+    return {"runs": runs, "baselines": baselines, "out": tmp_path / "lb", "recipes": (ring, grid, digits)}
+
+
+def test_the_index_says_how_many_of_a_suites_recipes_ran(ran):
+    from genbench.leaderboard import build_site
+
+    build_site(ran["runs"], ran["out"], ran["baselines"])
+    index = (ran["out"] / "site/index.html").read_text()
+    assert "2 of 3 run" in index and "recipes)" not in index  # digits/gmm's records are all stale
+
+
+def test_a_thumbnail_is_a_large_link_to_its_full_size_plot_beside_the_recipe(ran):
+    from genbench.leaderboard import build_site
+
+    build_site(ran["runs"], ran["out"], ran["baselines"])
+    page = (ran["out"] / "site/mini.html").read_text()
+    link = '<a class="enlarge" href="mini/ring8--gmm.png" title="enlarge"><img class="thumb" src="mini/ring8--gmm.png"'
+    assert link in page
+    assert (ran["out"] / "site/mini/ring8--gmm.png").read_bytes() == PNG
+    # The samples column comes second, so a table wider than the window scrolls its metrics, not the plots.
+    header = page.split("<thead><tr>", 1)[1].split("</tr>", 1)[0]
+    assert header.index("<th>recipe</th>") < header.index(">samples</th>") < header.index("<th>model</th>")
+    row = page.split('<tr class="main', 1)[1].split("</tr>", 1)[0]
+    assert row.index('class="name"') < row.index('class="samples"') < row.index('class="num" data-key')
+    css = (ran["out"] / "site/site.css").read_text()
+    assert "img.thumb { height: 160px;" in css
+
+
+def test_a_row_with_unscored_or_stale_seeds_is_flagged_with_why_on_the_page(ran):
+    from genbench.leaderboard import build_site
+
+    ring = ran["recipes"][0]
+    build_site(ran["runs"], ran["out"], ran["baselines"])
+    page = (ran["out"] / "site/mini.html").read_text()
+    rows = {b.split('"', 1)[0]: b for b in page.split('<tbody class="recipe" data-recipe="')[1:]}
+    assert '<tr class="main flagged">' in rows["ring8/gmm"] and '<tr class="main flagged">' in rows["grid25/gmm"]
+    assert 'href="#flag-1"' in rows["ring8/gmm"] and 'href="#flag-2"' in rows["grid25/gmm"]
+    footnotes = page.split('<section class="flags">', 1)[1].split("</section>", 1)[0]
+    assert (f'<li id="flag-1" value="1"><code>ring8/gmm</code>: seed 2: its record was made by recipe version 1, '
+            f"hash 0ld0ld0ld0ld; the recipe is now version {ring.version}, hash {ring.hash}: stale, left out</li>"
+            ) in footnotes
+    assert ('<li id="flag-2" value="2"><code>grid25/gmm</code>: seed 1 left modes unscored: the model&#39;s sampler '
+            "returned 3 of 10 samples with NaN") in footnotes
+    assert "digits/gmm" not in footnotes  # no row to flag: it is not yet run, saying why
+    assert ("<code>digits/gmm (3 of 3 seeds); seed 0: its record was made by recipe version 1, "
+            "hash 0ld0ld0ld0ld;") in page
+
+
+def test_a_flagged_row_is_marked_in_the_markdown_with_a_footnote(ran):
+    from genbench.leaderboard import build_leaderboard
+
+    ring = ran["recipes"][0]
+    build_leaderboard("mini", ran["runs"], ran["out"], ran["baselines"])
+    md = (ran["out"] / "mini.md").read_text()
+    assert "| `ring8/gmm` ⚠ | gmm | 2 |" in md and "| `grid25/gmm` ⚠ | gmm | 3 |" in md
+    flagged = md.split("**⚠ Flagged**", 1)[1].split("\n\n", 2)[1].splitlines()
+    assert flagged == [
+        f"- `ring8/gmm`: seed 2: its record was made by recipe version 1, hash 0ld0ld0ld0ld; the recipe is now "
+        f"version {ring.version}, hash {ring.hash}: stale, left out",
+        "- `grid25/gmm`: seed 1 left modes unscored: the model's sampler returned 3 of 10 samples "
+        "with NaN or infinite values"]
+    assert "digits/gmm (3 of 3 seeds); seed 0: its record was made by recipe version 1, hash 0ld0ld0ld0ld;" in md
+
+
+def test_a_row_of_current_finite_seeds_is_not_flagged():
+    from genbench.leaderboard.records import aggregate
+    from genbench.leaderboard.table import to_markdown
+
+    records = [{"recipe": "ring8/gmm", "recipe_hash": "h", "seed": s, "dataset": "ring8", "model": "gmm",
+                "metrics": {"nll": 1.0}, "score": {"n_samples": 10, "unscored": {}}, "train": {"wall_time_s": 1.0}}
+               for s in (0, 1)]
+    md = to_markdown(aggregate(records), "t", "", records, {}, [])
+    assert "⚠" not in md and "| `ring8/gmm` | gmm | 2 |" in md

@@ -11,7 +11,7 @@ as seeds finish, on any machine, and a fresh clone rebuilds it without the runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,7 @@ from genbench.leaderboard.published import attach_published
 from genbench.leaderboard.records import aggregate
 from genbench.leaderboard.table import to_csv, to_markdown
 from genbench.recipes import load_suite
-from genbench.runs import current_record, failure, run_dir
+from genbench.runs import current_record, failure, run_dir, stale_record
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Board:
     missing: list[str]  # recipes short of seeds, with the reasons of failed ones
     artefacts: dict[str, Path]  # recipe id -> its first seed's plot artefact
     kept: Path | None = None  # where the suite keeps its records (keep_records), if it does
+    stale: list[tuple[str, int, str]] = field(default_factory=list)  # (recipe, seed, why) of records left out
 
 
 def output_order(recipes) -> list[str]:
@@ -99,14 +100,17 @@ def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None 
     artefacts); a suite that keeps its records reads there a run the runs folder lacks."""
     info, recipes = load_suite(suite, baselines)
     kept = kept_folder(suite, info, out)
-    records, missing = [], []
+    records, missing, stale = [], [], []
     for recipe in recipes:
         found = [r for s in recipe.seeds
                  if (r := current_record(runs, recipe, s) or (kept and current_record(kept, recipe, s))) is not None]
         if len(found) < len(recipe.seeds):
             failed = {s: why for s in recipe.seeds if (why := failure(runs, recipe, s)) is not None}
+            old = stale_seeds(recipe, [r["seed"] for r in found], [runs] + [k for k in [kept] if k is not None])
+            stale += [(recipe.id, s, why) for s, why in old.items()]
             missing.append(f"{recipe.id} ({len(recipe.seeds) - len(found)} of {len(recipe.seeds)} seeds)" +
-                           "".join(f"; seed {s} failed: {why}" for s, why in failed.items()))
+                           "".join(f"; seed {s} failed: {why}" for s, why in failed.items()) +
+                           "".join(f"; seed {s}: {why}" for s, why in old.items() if s not in failed))
         records += found
     if not records and not allow_empty:
         raise GenbenchError(f"no run records for suite {suite!r} under {runs}; run `genbench bench {suite}` first "
@@ -117,7 +121,35 @@ def collect(suite: str, runs: str | Path = "runs", baselines: str | Path | None 
     frame = attach_published(frame, recipes)
     found = {r.id: a for r in recipes if plots and (a := run_artefact(runs, r) or (
         kept and current_record(kept, r, r.seeds[0]) and artefacts.find(run_dir(kept, r, r.seeds[0])))) is not None}
-    return Board(suite, info.get("description", ""), recipes, records, frame, missing, found, kept)
+    return Board(suite, info.get("description", ""), recipes, records, frame, missing, found, kept, stale)
+
+
+def stale_seeds(recipe, current: list[int], folders: list[Path]) -> dict[int, str]:
+    """seed -> why, for each seed without a current record whose record is of an older recipe (its
+    hash differs: `current_record` leaves it out), so the page says the seed ran but no longer counts."""
+    out = {}
+    for seed in [s for s in recipe.seeds if s not in current]:
+        if (old := next((r for f in folders if (r := stale_record(f, recipe, seed)) is not None), None)) is not None:
+            out[seed] = (f"its record was made by recipe version {old.get('recipe_version', '?')}, hash "
+                         f"{old['recipe_hash']}; the recipe is now version {recipe.version}, hash {recipe.hash}: "
+                         "stale, left out")
+    return out
+
+
+def recipes_run(suite: str, runs: str | Path, baselines: str | Path | None, out: str | Path) -> tuple[int, int]:
+    """(how many of a suite's recipes have a current run record, how many it has): a recipe has a row
+    on its page exactly when it has one (collect), so the index says how much of the suite ran."""
+    info, recipes = load_suite(suite, baselines)
+    folders = [runs] + [k for k in [kept_folder(suite, info, out)] if k is not None]
+    ran = sum(any(current_record(f, r, s) is not None for f in folders for s in r.seeds) for r in recipes)
+    return ran, len(recipes)
+
+
+def run_counts(runs: str | Path, out: str | Path, baselines: str | Path | None = None) -> dict[str, tuple[int, int]]:
+    """suite -> `recipes_run`, for every suite of the suites file."""
+    from genbench.recipes import load_suites
+
+    return {suite: recipes_run(suite, runs, baselines, out) for suite in load_suites(baselines)}
 
 
 def curve_images(board: Board) -> dict[str, bytes]:
@@ -161,14 +193,14 @@ def build_leaderboard(suite: str, runs: str | Path = "runs", out: str | Path = "
     csv_path, md_path = out / f"{suite}.csv", out / f"{suite}.md"
     atomic_write_text(csv_path, to_csv(board.frame))
     atomic_write_text(md_path, to_markdown(board.frame, suite, board.description, board.records, plot_links,
-                                           board.missing, curve_links))
+                                           board.missing, curve_links, board.stale))
     result = {"markdown": md_path, "csv": csv_path, "rows": len(board.frame), "records": len(board.records),
               "missing": board.missing}
     if html:
         from genbench.leaderboard.site import write_index, write_page
 
         result["html"] = write_page(board, images, out / "site")
-        write_index(out / "site", baselines)
+        write_index(out / "site", run_counts(runs, out, baselines), baselines)
     return result
 
 
@@ -176,15 +208,12 @@ def build_site(runs: str | Path = "runs", out: str | Path = "leaderboards",
                baselines: str | Path | None = None) -> dict:
     """<out>/site/: a page per suite that has run records, and an index of them."""
     from genbench.leaderboard.site import write_index, write_page
-    from genbench.recipes import load_suites
 
-    site, pages = Path(out) / "site", []
-    for suite in load_suites(baselines):
-        info, recipes = load_suite(suite, baselines)
-        folders = [runs] + [k for k in [kept_folder(suite, info, out)] if k is not None]
-        if any(current_record(f, r, s) is not None for f in folders for r in recipes for s in r.seeds):
+    site, pages, counts = Path(out) / "site", [], run_counts(runs, out, baselines)
+    for suite, (ran, _) in counts.items():
+        if ran:
             board = collect(suite, runs, baselines, out=out)
             pages.append(write_page(board, plot_images(board), site))
     if not pages:
         raise GenbenchError(f"no run records for any suite under {runs}; run `genbench bench SUITE` first")
-    return {"index": write_index(site, baselines), "pages": pages}
+    return {"index": write_index(site, counts, baselines), "pages": pages}

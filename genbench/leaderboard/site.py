@@ -12,7 +12,8 @@ from genbench.io import atomic_write_bytes, atomic_write_text
 from genbench.leaderboard.modes import mode_table
 from genbench.leaderboard.plots import plot_name
 from genbench.leaderboard.records import metric_columns
-from genbench.leaderboard.table import cell, provenance, published_cell, references, unscored_runs
+from genbench.leaderboard.table import (FLAG, cell, flagged_rows, provenance, published_cell, references,
+                                        unscored_runs)
 from genbench.metrics import output_spec
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -44,6 +45,7 @@ def dataset_tables(board, images: dict[str, bytes]) -> list[dict]:
     seeds = _seed_values(board.records)
     described = {r.id: r.description for r in board.recipes}
     metrics = metric_columns(board.frame)
+    flags = page_flags(board)
     tables = []
     for dataset, frame in board.frame.groupby("dataset", sort=False) if len(board.frame) else []:
         present = [m for m in metrics if frame[m].notna().any()]
@@ -58,14 +60,20 @@ def dataset_tables(board, images: dict[str, bytes]) -> list[dict]:
             published = [{"label": row[f"published{s}"], "protocol": row.get(f"protocol{s}") or "",
                           "cells": [published_cell(row, m, s) for m in present]} for s in references(row)]
             rows.append({"recipe": row["recipe"], "model": row["model"], "description": described.get(row["recipe"], ""),
-                         "n_seeds": row["n_seeds"], "train_s": f"{row['train_time_s']:.2f}", "cells": cells,
-                         "published": published,
+                         "flag": flags.get(row["recipe"]), "n_seeds": row["n_seeds"],
+                         "train_s": f"{row['train_time_s']:.2f}", "cells": cells, "published": published,
                          "plot": f"{board.suite}/{plot_name(row['recipe'])}" if row["recipe"] in images else None,
                          "seeds": [{"seed": s, "numbers": [_number(v.get(m)) or "–" for m in present]}
                                    for s, v in per_seed]})
         tables.append({"dataset": dataset, "columns": columns, "rows": rows,
                        "tradeoff": tradeoff_chart(board, frame["recipe"].tolist())})
     return tables
+
+
+def page_flags(board) -> dict[str, dict]:
+    """recipe -> its footnote's number and reasons, for the rows `flagged_rows` flags (as the Markdown does)."""
+    flagged = flagged_rows(board.frame, board.records, board.stale)
+    return {rid: {"id": i, "why": why} for i, (rid, why) in enumerate(flagged.items(), 1)}
 
 
 def tradeoff_chart(board, recipe_ids: list[str]) -> dict | None:
@@ -122,16 +130,20 @@ def write_page(board, images: dict[str, bytes], site: Path) -> Path:
         modes=mode_table(board.records), unscored=unscored_runs(board.records), missing=board.missing,
         metrics=[(m, output_spec(m)) for m in metrics], recipes=board.frame.to_dict("records"),
         published="published" in board.frame.columns and board.frame["published"].notna().any(),
-        versions=versions, hardware=hardware, has_records=bool(board.records))
+        versions=versions, hardware=hardware, has_records=bool(board.records), flags=page_flags(board), flag=FLAG)
     return atomic_write_text(site / f"{board.suite}.html", page)
 
 
-def write_index(site: Path, baselines=None) -> Path:
-    """<site>/index.html: the suites whose pages the folder holds, in the suites file's order."""
+def write_index(site: Path, counts: dict[str, tuple[int, int]], baselines=None) -> Path:
+    """<site>/index.html: the suites whose pages the folder holds, in the suites file's order, each
+    with how many of its recipes ran (counts: suite -> (recipes with run records, recipes))."""
     from genbench.recipes import load_suites
 
-    suites = [{"name": name, "description": info.get("description", ""), "recipes": len(info["recipes"])}
-              for name, info in load_suites(baselines).items() if (site / f"{name}.html").is_file()]
+    suites = []
+    for name, info in load_suites(baselines).items():
+        if (site / f"{name}.html").is_file():
+            ran, total = counts.get(name, (0, len(info["recipes"])))
+            suites.append({"name": name, "description": info.get("description", ""), "ran": ran, "recipes": total})
     _write_static(site)
     return atomic_write_text(site / "index.html", _environment().get_template("index.html").render(suites=suites))
 

@@ -57,8 +57,11 @@ def published_lines(row: dict, metrics: list[str]) -> list[str]:
     return lines
 
 
+FLAG = "⚠"  # beside a recipe whose row does not stand for every seed as scored by the current recipe
+
+
 def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str],
-                curves: dict[str, str] | None = None) -> list[str]:
+                curves: dict[str, str] | None = None, flags: dict[str, list[str]] | None = None) -> list[str]:
     header = ["recipe", "model", "seeds"] + [f"{m} {output_spec(m).arrow}" for m in metrics] + ["train s", "plot"]
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
@@ -66,7 +69,8 @@ def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str],
         link = f"[plot]({plots[row['recipe']]})" if row["recipe"] in plots else "–"
         if row["recipe"] in (curves or {}):
             link += f" [curve]({curves[row['recipe']]})"
-        cells = [code(row["recipe"]), text(row["model"]), text(row["n_seeds"])]
+        name = code(row["recipe"]) + (f" {FLAG}" if row["recipe"] in (flags or {}) else "")
+        cells = [name, text(row["model"]), text(row["n_seeds"])]
         cells += [cell(row.get(m), row.get(f"{m}_std")) for m in metrics]
         cells += [f"{row['train_time_s']:.2f}", link]
         lines.append("| " + " | ".join(cells) + " |")
@@ -75,10 +79,12 @@ def table_lines(frame: pd.DataFrame, metrics: list[str], plots: dict[str, str],
 
 
 def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list[dict],
-                plots: dict[str, str], missing: list[str], curves: dict[str, str] | None = None) -> str:
+                plots: dict[str, str], missing: list[str], curves: dict[str, str] | None = None,
+                stale: list[tuple[str, int, str]] = ()) -> str:
     from genbench.leaderboard.modes import mode_report
 
     metrics = metric_columns(frame)
+    flags = flagged_rows(frame, records, stale)
     lines = [f"# Leaderboard: `{suite}`", ""]
     if description:
         lines += [description, ""]
@@ -93,12 +99,15 @@ def to_markdown(frame: pd.DataFrame, suite: str, description: str, records: list
         # A column its records measured, even where no row has a value (each with a seed unscored).
         measured = {k for r in records if r.get("dataset", "") == dataset for k in r["metrics"]}
         present = [m for m in metrics if rows[m].notna().any() or m in measured]
-        lines += [f"## {text(dataset)}", ""] + table_lines(rows, present, plots, curves) + [""]
+        lines += [f"## {text(dataset)}", ""] + table_lines(rows, present, plots, curves, flags) + [""]
     if "published" in frame.columns and frame["published"].notna().any():
         lines += ["**↳ published**: the figure a paper reports for the same setting, ± its standard error (a "
                   "standard deviation over its trials divided by √trials), and z = (measured mean − published) / "
                   "√(se² + se_published²), se = std / √seeds: |z| above 2 means the measurement and the paper "
                   "disagree by more than chance. *this run* says how the recipe's protocol relates to the paper's.", ""]
+    if flags:
+        lines += [f"**{FLAG} Flagged** (a row that does not stand for every seed as the current recipe scores it):", ""]
+        lines += [f"- {code(recipe)}: {text('; '.join(why))}" for recipe, why in flags.items()] + [""]
     lines += mode_report(records)
     unscored = unscored_runs(records)
     if unscored:
@@ -125,6 +134,20 @@ def unscored_runs(records: list[dict]) -> list[tuple[str, int, list[str], str]]:
     """(recipe, seed, metrics not scored, why) of each run that left metrics unscored."""
     return [(r["recipe"], r["seed"], list(r["score"]["unscored"]), why) for r in records
             if (why := "; ".join(sorted(set(r["score"].get("unscored", {}).values()))))]
+
+
+def flagged_rows(frame: pd.DataFrame, records: list[dict],
+                 stale: list[tuple[str, int, str]] = ()) -> dict[str, list[str]]:
+    """recipe -> why its row is flagged, in the table's order: a seed that left metrics unscored
+    (`unscored_runs`: its samples were not finite), or a seed whose record is of an older recipe
+    version (collect's stale records, left out of the row). Rows only: a recipe without one is in
+    the not-yet-run list, with the same reasons."""
+    why: dict[str, list[str]] = {}
+    for recipe, seed, names, reason in unscored_runs(records):
+        why.setdefault(recipe, []).append(f"seed {seed} left {', '.join(names)} unscored: {reason}")
+    for recipe, seed, reason in stale:
+        why.setdefault(recipe, []).append(f"seed {seed}: {reason}")
+    return {r: why[r] for r in frame["recipe"] if r in why}
 
 
 def provenance(records: list[dict]) -> tuple[str, str]:

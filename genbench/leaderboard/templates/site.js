@@ -37,8 +37,11 @@ document.querySelectorAll("button.toggle").forEach((b) => b.addEventListener("cl
 
 const dialog = document.getElementById("enlarged");
 if (dialog) {
-  document.querySelectorAll("img.thumb").forEach((img) => img.addEventListener("click", () => {
-    dialog.querySelector("img").src = img.src;
+  // A thumbnail is a link to its full-size image (it works without script); here it opens in place.
+  document.querySelectorAll("a.enlarge").forEach((a) => a.addEventListener("click", (event) => {
+    event.preventDefault();
+    const img = a.querySelector("img");
+    dialog.querySelector("img").src = a.href;
     dialog.querySelector("img").alt = img.alt;
     dialog.showModal();
   }));
