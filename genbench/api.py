@@ -281,7 +281,7 @@ def score_given_hf_model(hf_model: str, dataset, metrics, hf_stride, device, jso
     return score_hf(hf_model, dataset, metrics, hf_stride, device, json)
 
 
-def metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap=None) -> dict:
+def metric_options(extractor, inception_weights, kid_subset_size, baselines, batch_size=None, bootstrap=None) -> dict:
     """The options of the metrics on samples or features, checked before anything loads."""
     if bootstrap is not None and bootstrap < 2:
         raise GenbenchError(f"--bootstrap must be at least 2 resamples (a standard error needs two), got {bootstrap}")
@@ -299,7 +299,19 @@ def metric_options(extractor, inception_weights, kid_subset_size, baselines, boo
 
         baselines_dir(baselines)  # refuse a folder that does not exist, whatever is scored
     return {"extractor": extractor, "inception_weights": inception_weights, "kid_subset_size": kid_subset_size,
-            "baselines": baselines, "bootstrap": bootstrap}
+            "baselines": baselines, "batch_size": batch_size,
+            "bootstrap": bootstrap}
+
+
+def with_reference(options: dict, reference, data) -> dict:
+    """`options` with the image metrics' reference: `reference` (a dataset split by name, a folder of
+    images or an array file) loaded and checked against `data`; none given: the train split, as before."""
+    if reference is None:
+        return options
+    from genbench.references import resolve_reference
+
+    return {**options, "reference": resolve_reference(reference, data, lambda p: load_samples(p, "--reference file",
+                                                                                                  "reference"))}
 
 
 def score_given_features(features: str, reference_features: str, dataset, metrics, json, extractor,
@@ -310,7 +322,7 @@ def score_given_features(features: str, reference_features: str, dataset, metric
     if dataset is not None:  # refused, not ignored: features carry no dataset to check them against
         raise GenbenchError("--dataset does not apply to --features: they are scored against --reference-features "
                             "alone; drop --dataset")
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap=bootstrap)
     check_inception_weights(inception_weights, None)
     out = {**score_features(features, reference_features, metrics, options), "versions": env.versions()}
     if json is not None:
@@ -334,10 +346,12 @@ def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, sco
                                 f"({', '.join(result['metric_names'])}); ask --metrics for one that does")
         atomic_write_npy(save_samples, result["samples"].numpy())
         source = {**source, "saved_samples": str(save_samples)}
+    ref = options.get("reference")
+    recorded = {} if ref is None else {"reference": ref.name, "reference_samples": len(ref)}
     out = {"metrics": result["metrics"], **({"stderr": result["stderr"]} if "stderr" in result else {}),
            "metric_names": result["metric_names"], "info": result["info"],
            "n_samples": result["n_samples"],
-           "dataset": data.name, **source, "scoring_seed": scoring_seed, "versions": env.versions(), "device": dev.type,
+           "dataset": data.name, **recorded, **source, "scoring_seed": scoring_seed, "versions": env.versions(), "device": dev.type,
            "wall_time_s": result["wall_time_s"]}
     if json is not None:
         write_output_json(json, out)
@@ -345,7 +359,8 @@ def score_drawn(data, source: dict, metrics, options: dict, json, n_samples, sco
 
 
 def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                           inception_weights, kid_subset_size, baselines, bootstrap, quiet, save_samples) -> dict:
+                           inception_weights, kid_subset_size, baselines, bootstrap, quiet, save_samples, reference,
+                           batch_size) -> dict:
     """--checkpoint: a trained model, sampled here."""
     from genbench import env
     from genbench.checkpoint import load_checkpoint
@@ -353,7 +368,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
     from genbench.score_config import ScoreConfig
     from genbench.scoring import check_sample_memory
 
-    metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)  # checked before the model loads
+    metric_options(extractor, inception_weights, kid_subset_size, baselines, batch_size, bootstrap)  # checked before the model loads
     dev = env.resolve_device(device)
     model, config = load_checkpoint(checkpoint, device=str(dev))
     # As its run was scored, where the flags do not say otherwise: re-scoring a run's checkpoint gives its record.
@@ -367,7 +382,7 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
 
         eval_options = {k: v for k, v in eval_options.items() if any(k in options_taken(m) for m in metrics)}
     options = {**eval_options,
-               **metric_options(extractor or protocol.extractor, inception_weights, kid_subset_size, baselines, bootstrap)}
+               **metric_options(extractor or protocol.extractor, inception_weights, kid_subset_size, baselines, batch_size, bootstrap)}
     ds_name = config.get("dataset")
     if dataset is not None and dataset != ds_name:
         raise GenbenchError(f"checkpoint {checkpoint} was trained on {ds_name!r}, not {dataset!r}")
@@ -385,36 +400,39 @@ def score_given_checkpoint(checkpoint: str, dataset, metrics, json, n_samples, s
         raise GenbenchError(f"checkpoint {checkpoint} has a different vocabulary from dataset {ds_name!r} "
                             f"({len(model.hparams.get('vocab') or [])} vs {len(data.vocab)} symbols)")
     check_inception_weights(inception_weights, options["extractor"] or data.extractor)
+    options = with_reference(options, reference, data)
     return score_drawn(data, {"checkpoint": str(checkpoint)}, metrics, options, json, n_samples, scoring_seed, dev, quiet,
                        model=model, save_samples=save_samples)
 
 
 def score_given_samples(samples: str, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                        inception_weights, kid_subset_size, baselines, bootstrap, quiet) -> dict:
+                        inception_weights, kid_subset_size, baselines, bootstrap, quiet, reference, batch_size) -> dict:
     """--samples: a .npy/.npz file or a folder of PNG images."""
     from genbench import env
     from genbench.data import check_samples, load_dataset
 
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, batch_size, bootstrap)
     dev = env.resolve_device(device)
     if dataset is None:
         raise GenbenchError("--samples needs --dataset NAME to score against")
     data = load_dataset(dataset)
     x = check_samples(load_samples(samples), data, what=f"samples in {samples}")
     check_inception_weights(inception_weights, extractor or data.extractor)
+    options = with_reference(options, reference, data)
     return score_drawn(data, {"samples_file": str(samples)}, metrics, options, json, n_samples, scoring_seed, dev, quiet,
                        samples=x)
 
 
 def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_samples, scoring_seed, device, extractor,
-                        inception_weights, kid_subset_size, baselines, bootstrap, quiet, save_samples) -> dict:
+                        inception_weights, kid_subset_size, baselines, bootstrap, quiet, save_samples, reference,
+                        batch_size) -> dict:
     """--factory: the user's model, built by their factory and sampled here."""
     from genbench import env
     from genbench.data import load_dataset
     from genbench.factories import describe, factory_samples, parse_kwargs
     from genbench.scoring import check_sample_memory, samples_wanted
 
-    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, bootstrap)
+    options = metric_options(extractor, inception_weights, kid_subset_size, baselines, batch_size, bootstrap)
     dev = env.resolve_device(device)
     factory_kwargs = parse_kwargs(factory_kwargs)  # bad JSON is refused before anything loads
     if dataset is None:
@@ -422,6 +440,7 @@ def score_given_factory(factory, factory_kwargs, dataset, metrics, json, n_sampl
     data = load_dataset(dataset)
     source = {"factory": describe(factory), "factory_kwargs": factory_kwargs}
     check_inception_weights(inception_weights, extractor or data.extractor)
+    options = with_reference(options, reference, data)  # loaded and checked before the model draws
     n = n_samples or samples_wanted(data, metrics, options)
     check_sample_memory(data, n, "--n-samples")
     # A user's model is checked like a samples file: NaN is bad input, refused before scoring.
@@ -439,6 +458,11 @@ SCORE_SOURCES = {"checkpoint": score_given_checkpoint, "samples": score_given_sa
 
 # The sources whose samples are drawn here, so that --save-samples has something to save.
 DRAWING_SOURCES = ("checkpoint", "factory")
+
+# Options of the image metrics' own feature extraction: they go with the sources scored on images.
+IMAGE_SOURCES = ("checkpoint", "samples", "factory")
+IMAGE_OPTIONS = {"reference": "--reference (the real images FID, KID, precision/recall compare with)",
+                 "batch_size": "--batch-size (images per forward pass of the feature extractor)"}
 
 # An option that only one source takes, refused without it.
 WITH_TEXT = "goes with --text HYPS (system outputs, one segment per line)"
@@ -467,7 +491,8 @@ def score_inputs(args: dict) -> list[tuple[str, object]]:
     refs = args["refs"]
     refs = [refs] if isinstance(refs, str | Path) else list(refs or [])
     pairs = [(f"--{name.replace('_', '-')}", args[name]) for name in
-             ("checkpoint", "samples", "features", "reference_features", "hf_model", "text", "compare", "baselines")]
+             ("checkpoint", "samples", "features", "reference_features", "hf_model", "text", "compare", "baselines",
+              "reference")]
     if args["checkpoint"] is not None:
         from genbench.checkpoint import config_path
 
@@ -493,7 +518,8 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
           text: str | None = None, refs: str | list[str] | None = None, baselines: str | None = None,
           quiet: bool = False, factory=None, factory_kwargs: str | dict | None = None,
           hf_model: str | None = None, hf_stride: int | None = None, sacrebleu: list[str] | dict | None = None,
-          compare: str | None = None, save_samples: str | None = None, bootstrap: int | None = None) -> dict:
+          compare: str | None = None, save_samples: str | None = None, reference: str | None = None,
+          batch_size: int | None = None, bootstrap: int | None = None) -> dict:
     """Score a checkpoint (sampled here), samples (.npy/.npz/PNG folder), your own model built by
     `factory` ('pkg.module:build' or the function itself, called with `factory_kwargs`; see
     genbench/factories.py), feature arrays, a Hugging Face causal LM folder (bits per character and
@@ -505,17 +531,22 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     a feature extractor (the dataset's domain classifier unless `extractor` names another).
     `json`: a file written atomically, or '-' (also '/dev/stdout') for standard output.
     `save_samples`: a .npy file for the samples drawn here (checkpoint or factory) as they were scored.
+    `reference`: the real images the image metrics compare with instead of the train split: a dataset
+    split by name ('digits-test', 'fashion-mnist-train'), a folder of PNG/JPEG files or an .npy/.npz
+    array (recorded as the result's "reference" and in each image metric's info; genbench.references).
+    `batch_size`: images per forward pass of the feature extractor (speed and memory, not the numbers).
     `bootstrap`: N resamples of the samples (or features) for the image metrics' standard errors, in
     the result's "stderr" (off by default: each resample re-scores, the features are extracted once).
     """
     args = dict(locals())
     for name in ("checkpoint", "samples", "json", "inception_weights", "features", "reference_features", "text",
-                 "baselines", "hf_model", "compare", "save_samples"):
+                 "baselines", "hf_model", "compare", "save_samples", "reference"):
         keywords.path(name, args[name])
     keywords.paths("refs", refs)
     keywords.integer("n_samples", n_samples)
     keywords.integer("kid_subset_size", kid_subset_size)
     keywords.integer("hf_stride", hf_stride)
+    keywords.integer("batch_size", batch_size, low=1)
     keywords.integer("bootstrap", bootstrap)
     keywords.boolean("quiet", quiet)
     if scoring_seed is not None:
@@ -534,6 +565,10 @@ def score(checkpoint: str | None = None, samples: str | None = None, dataset: st
     for option, (owner, message) in SOURCE_OPTIONS.items():
         if args[option] is not None and owner != source:
             raise GenbenchError(message)
+    for option, what in IMAGE_OPTIONS.items():
+        if args[option] is not None and source not in IMAGE_SOURCES:
+            raise GenbenchError(f"{what} goes with --checkpoint, --samples or --factory, whose samples are scored "
+                                f"through a feature extractor here, not --{source.replace('_', '-')}")
     if source == "features" and reference_features is None:
         raise GenbenchError(SOURCE_OPTIONS["reference_features"][1])
     if json is not None and not is_stdout(json):

@@ -143,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="standard errors of the image metrics (FID, KID, IS, precision/recall, density/coverage) "
                          "over N resamples of the samples with replacement, printed as ± and kept in --json's "
                          "\"stderr\" (off by default; the features are extracted once, each resample re-scores)")
+    sp.add_argument("--reference", metavar="REF",
+                    help="the real images FID, KID, precision/recall and density/coverage compare with (default: the "
+                         "dataset's train split, as leaderboard columns are): a dataset split by name, DATASET-SPLIT "
+                         "(e.g. digits-test, fashion-mnist-train), a folder of PNG/JPEG files or an .npy/.npz array of "
+                         "images (converted to the dataset's channels and [0, 1]; their size must be the dataset's); "
+                         "recorded in the result as \"reference\" and in each image metric's info")
+    sp.add_argument("--batch-size", type=int, metavar="N",
+                    help="images per forward pass of the feature extractor (default 512): speed and memory only, "
+                         "the numbers do not change")
     sp.add_argument("--reference-features", help="(N, d) reference features for --features")
     sp.add_argument("--factory-kwargs", metavar="JSON",
                     help="keyword arguments for the --factory function, a JSON object, e.g. '{\"width\": 64}'")
@@ -315,7 +324,7 @@ def cmd_score(args) -> int:
                 baselines=args.baselines, quiet=args.quiet, factory=args.factory,
                 factory_kwargs=args.factory_kwargs, hf_model=args.hf_model, hf_stride=args.hf_stride,
                 sacrebleu=args.sacrebleu, compare=args.compare, save_samples=args.save_samples,
-                bootstrap=args.bootstrap)
+                reference=args.reference, batch_size=args.batch_size, bootstrap=args.bootstrap)
     # --json - : standard output carries the JSON alone, so the summary goes to stderr
     with contextlib.redirect_stdout(sys.stderr) if is_stdout(args.json) else contextlib.nullcontext():
         print_score_summary(out, args.json)
@@ -328,7 +337,8 @@ def print_score_summary(out: dict, json: str | None) -> None:
     if out.get("hf_model"):
         print(f"{out['dataset']}: {out['hf_model']} on {out['info']['bits-per-byte']['characters']} held-out characters")
     elif out.get("dataset"):
-        print(f"{out['dataset']}: {out['n_samples']} samples")
+        against = f" against reference {out['reference']} ({out['reference_samples']} images)" if out.get("reference") else ""
+        print(f"{out['dataset']}: {out['n_samples']} samples{against}")
     elif out.get("text"):
         print(f"{out['text']}: {out['n_samples']} segments")
     else:

@@ -18,7 +18,7 @@ from genbench.paths import baselines_dir
 from genbench.registry import Registry
 
 EXTRACTORS: Registry = Registry("feature extractor")
-BATCH = 512
+BATCH = 512  # images per forward pass, unless a caller asks for another (--batch-size): speed and memory only
 
 
 class Extractor:
@@ -33,9 +33,11 @@ class Extractor:
         return f"{self.name}-{self.weights_sha256[:12]}"
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, images: torch.Tensor, batch_size: int | None = None) -> dict[str, torch.Tensor]:
+        """Features of `images` in batches of `batch_size` (default BATCH): each image's features are its
+        own, so the batch size changes speed and memory, not the numbers (beyond float rounding)."""
         feats: dict[str, list[torch.Tensor]] = {}
-        for batch in images.split(BATCH):
+        for batch in images.split(batch_size or BATCH):
             out = self.module.convert_features_tuple_to_dict(self.module(batch))
             for k, v in out.items():
                 feats.setdefault(k, []).append(v.float().cpu())
@@ -64,13 +66,14 @@ def load_extractor(name: str, **options) -> Extractor:
     return _loaded[key]
 
 
-def features_of(images: torch.Tensor, extractor: Extractor) -> dict[str, torch.Tensor]:
-    """Features of `images`, computed once per tensor and extractor: several metrics share them."""
+def features_of(images: torch.Tensor, extractor: Extractor, batch_size: int | None = None) -> dict[str, torch.Tensor]:
+    """Features of `images`, computed once per tensor and extractor: several metrics share them
+    (`batch_size`, images per forward pass, does not change them, so it is no part of the key)."""
     key = (extractor.key, id(images))
     hit = _memo.get(key)
     if hit is not None and hit[0]() is images:
         return hit[1]
-    feats = extractor(images)
+    feats = extractor(images, batch_size)
     _memo[key] = (weakref.ref(images), feats)
     for k in [k for k, (ref, _) in _memo.items() if ref() is None]:
         del _memo[k]

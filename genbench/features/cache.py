@@ -53,7 +53,9 @@ def cache_path(dataset: Dataset, split: str, extractor: Extractor) -> Path:
 
 
 def reference_features(dataset: Dataset, extractor: Extractor, split: str = "train",
-                       verbose: bool = False) -> dict[str, torch.Tensor]:
+                       verbose: bool = False, batch_size: int | None = None) -> dict[str, torch.Tensor]:
+    """The features of `dataset`'s `split` under `extractor`, from the cache or computed (in batches of
+    `batch_size` images, which changes speed and memory only: it is no part of the key) and cached."""
     from safetensors import SafetensorError
     from safetensors.torch import load, save
 
@@ -68,6 +70,6 @@ def reference_features(dataset: Dataset, extractor: Extractor, split: str = "tra
     STATS.misses += 1
     if verbose:
         print(f"computing {extractor.name} features of {dataset.name}/{split} (cached at {path})", file=sys.stderr)
-    feats = extractor(dataset.reference(split))
+    feats = extractor(dataset.reference(split), batch_size)
     atomic_write_bytes(path, save({k: v.contiguous() for k, v in feats.items()}))
     return feats

@@ -30,8 +30,9 @@ THRESHOLD = 3.0
 STACKED_SAMPLES = 26000
 
 
-def classified_modes(samples: torch.Tensor, reference: Dataset, baselines: str | Path | None = None) -> dict[str, float]:
-    logits = features_of(samples, load_extractor(reference.mode_classifier, baselines=baselines))["logits"]
+def classified_modes(samples: torch.Tensor, reference: Dataset, baselines: str | Path | None = None,
+                     batch_size: int | None = None) -> dict[str, float]:
+    logits = features_of(samples, load_extractor(reference.mode_classifier, baselines=baselines), batch_size)["logits"]
     counts = torch.bincount(logits.argmax(1), minlength=reference.n_modes)
     return {"modes": int((counts > 0).sum()), "reverse_kl": reverse_kl_to_uniform(counts)}
 
@@ -66,8 +67,9 @@ class ModeCoverage(Metric):
         Output("reverse_kl", "lower", "KL(high-quality mode histogram || uniform), nats", 0.02, unit="nats"),
     )
 
-    def __init__(self, baselines: str | Path | None = None):
+    def __init__(self, baselines: str | Path | None = None, batch_size: int | None = None):
         self.baselines = baselines  # where a mode classifier's weights are (stacked digits)
+        self.batch_size = batch_size  # images per forward pass of that classifier (speed and memory only)
 
     def applies(self, dataset: Dataset) -> str | None:
         if dataset.modes is None and dataset.mode_classifier is None:
@@ -87,7 +89,7 @@ class ModeCoverage(Metric):
 
     def compute(self, samples, reference: Dataset, model=None) -> dict[str, float]:
         if reference.modes is None:
-            return classified_modes(samples, reference, self.baselines)
+            return classified_modes(samples, reference, self.baselines, self.batch_size)
         counts, n_hq = mode_histogram(samples, reference.modes, reference.mode_std)
         return {
             "modes": int((counts > 0).sum()),

@@ -8,6 +8,8 @@ keep a pool of threads the size of the machine; numpy's ran 30x slower beside to
 
 Generated samples are compared with the dataset's *train* split, whose features are cached
 (genbench.features.cache); held-out test images scored this way give the "real vs real" floor.
+`score --reference` names another set of real images (genbench.references), recorded in the
+metric's info.
 Column names carry the extractor ("fid@digits-cnn"), so numbers from different extractors never
 share a leaderboard column.
 """
@@ -62,9 +64,13 @@ class ImageMetric(Metric):
 
     def __init__(self, extractor: str | None = None, inception_weights: str | None = None,
                  kid_subset_size: int | None = None, isc_splits: int = 10, baselines: str | Path | None = None,
-                 bootstrap: int = 0):
+                 reference=None, batch_size: int | None = None, bootstrap: int = 0):
+        """`reference`: a genbench.references.Reference to compare with instead of the dataset's train
+        split (recorded in `info`); `batch_size`: images per forward pass of the extractor (speed and
+        memory only); `bootstrap`: resamples for the standard errors (0: none)."""
         self.extractor, self.inception_weights, self.baselines = extractor, inception_weights, baselines
         self.kid_subset_size, self.isc_splits, self.bootstrap = kid_subset_size, isc_splits, bootstrap
+        self.reference, self.batch_size = reference, batch_size
 
     def applies(self, dataset: Dataset) -> str | None:
         if dataset.kind != "image":
@@ -88,8 +94,11 @@ class ImageMetric(Metric):
 
     def measure(self, samples, reference: Dataset, model=None) -> tuple[dict, dict]:
         extractor = self.load(reference)
-        gen = features_of(samples, extractor)
-        ref = reference_features(reference, extractor, "train")
+        gen = features_of(samples, extractor, self.batch_size)
+        if self.reference is None:
+            ref = reference_features(reference, extractor, "train", batch_size=self.batch_size)
+        else:
+            ref = self.reference.features(extractor, self.batch_size)
         return tuple({f"{k}@{extractor.name}": v for k, v in d.items()} for d in self.measure_features(gen, ref))
 
     def measure_features(self, gen: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -> tuple[dict, dict]:
@@ -100,10 +109,13 @@ class ImageMetric(Metric):
         return values, bootstrap_stderr(self.from_features, gen, ref, self.bootstrap, self.name)
 
     def info(self, samples, reference: Dataset, model=None) -> dict[str, str]:
-        if not self.bootstrap:
-            return {}
-        return {"bootstrap": f"standard error over {self.bootstrap} resamples of the samples with replacement "
-                             f"(numpy RandomState({RNG_SEED})), the reference fixed"}
+        # Which real images the numbers compare with, where they are not the train split's (the default,
+        # which leaderboard columns hold): a FID against test images must not read as the column's.
+        out = {} if self.reference is None else {"reference": self.reference.name}
+        if self.bootstrap:
+            out["bootstrap"] = (f"standard error over {self.bootstrap} resamples of the samples with replacement "
+                                f"(numpy RandomState({RNG_SEED})), the reference fixed")
+        return out
 
     def from_features(self, gen: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -> dict[str, float]:
         raise NotImplementedError
@@ -237,6 +249,13 @@ def precision_recall(gen: torch.Tensor, ref: torch.Tensor, k: int = 3) -> tuple[
 class InceptionScore(ImageMetric):
     name = "is"
     needs_features = ("logits",)
+
+    def __init__(self, extractor: str | None = None, inception_weights: str | None = None,
+                 kid_subset_size: int | None = None, isc_splits: int = 10, baselines: str | Path | None = None,
+                 batch_size: int | None = None):
+        # No `reference`: the score reads the samples' class predictions alone, so --reference is refused for it.
+        super().__init__(extractor, inception_weights, kid_subset_size, isc_splits, baselines, batch_size=batch_size)
+
     outputs = (Output("is", "higher", "Inception Score exp(E KL(p(y|x) || p(y))) of the samples, 10 splits", 0.0, 0.02, unit="exp(nats): effective number of classes, 1 to the class count"),)
 
     def from_features(self, gen, ref):
